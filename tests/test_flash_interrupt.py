@@ -109,11 +109,15 @@ def test_before_the_first_write_stops_at_once_writing_nothing(
         ],
         env,
     )
-    code, _out, err = interrupt_at(child, [pause], signal.SIGINT)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
-    assert "stopped before anything was written" in err and "unchanged" in err
-    assert "run the same command again (with --journal-dir " in err
-    assert " to update the unit" in err
+    # said once: its STOPPED line (a "PORT: interrupted: ..." block on stderr said it again)
+    assert out.count("STOPPED") == 1, out
+    line = " ".join(out.split())  # its wrapped lines joined
+    assert "unchanged: holds its old CA file; next: " in line, out
+    assert "run the same command again (with --journal-dir " in line
+    assert " to update the unit" in line
+    assert "interrupted:" not in err and "next:" not in err
     assert "Traceback" not in err
     # at once: the read in flight was the last thing done
     assert (
@@ -175,8 +179,9 @@ def test_a_stop_while_connecting_ends_at_once_writing_nothing(
     finally:
         port.server.close()
     assert code == 130, err
-    assert "stopped before anything was written" in err and "Traceback" not in err
-    assert "STOPPED" in out and "no answer" not in out + err
+    assert "Traceback" not in err and "interrupted:" not in err
+    assert "STOPPED" in out and "unchanged: holds its old CA file" in out
+    assert "no answer" not in out + err
     # at once: esptool's 7 attempts of 5 SYNCs each were not run out
     assert port.syncs() - sent <= 5 and port.syncs() < 35
     assert not list((tmp_path / "j").rglob("*.json"))
@@ -268,7 +273,7 @@ def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
     journal = tmp_path / "j"
     pause = mongoose_unit.arm_pause(sector_writes=2)  # fs_0's metadata commit
     child = Child(flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal), env)
-    code, _out, err = interrupt_at(child, [pause], signal.SIGINT, signal.SIGINT)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT, signal.SIGINT)
     assert code == 130, err
     assert "Still stopping" in err and "Traceback" not in err
     assert mongoose_unit.stats.sectors_programmed == 3
@@ -279,7 +284,9 @@ def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
     assert (
         mounts_with(mongoose_unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
     )
-    assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
+    # what each partition mounts with, said once: on the STOPPED line
+    assert "partly updated, every file system mounts (fs_0 new, fs_1 old); next: " in out
+    assert "fs_0 new" not in err
 
 
 def test_a_signal_during_the_last_sector_lets_the_update_complete(

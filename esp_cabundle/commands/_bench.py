@@ -327,6 +327,9 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
             f"{holds.removeprefix('unchanged: ')} ({stop.written} of "
             f"{plural(stop.total, 'sector')} written, not in use yet)"
         )
+    parts = stop.partition_words()  # the line is the one place a stop is said
+    if parts:
+        holds = f"{holds} ({parts})"
     return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 

@@ -19,7 +19,7 @@ from .._signals import STOP_SIGNALS
 from ..flash.interrupt import Cancel
 
 if TYPE_CHECKING:
-    from ..flash.interrupt import Cancel, Interruption
+    from ..flash.interrupt import Cancel
 
 # The first line a signal prints (tests wait for it before letting a unit go on).
 FIRST_NOTICE = "Stopping"
@@ -112,11 +112,3 @@ def stop_on_signals(
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def interruption_lines(interruption: Interruption) -> list[str]:
-    """What the command prints for a unit that stopped on request."""
-    return [
-        f"{interruption.port}: interrupted: {interruption.describe()}.",
-        f"  next: {interruption.next_step()}",
-    ]

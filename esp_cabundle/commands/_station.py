@@ -15,7 +15,7 @@ from ..flash.station import run_parallel, shared_macs, station_exit_code
 from ..text import plural
 from ..ui import echo, emit_json, table_width
 from ._bench import UnitBars, render_lines
-from ._interrupt import interruption_lines, stop_on_signals
+from ._interrupt import stop_on_signals
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
@@ -74,12 +74,12 @@ def report_station(
 ) -> None:
     """Say how the run went, and exit with its code (:func:`station_exit_code`).
 
-    On stderr whatever the output mode: MACs that answered on two ports; without
-    ``json_doc``, what each unit stopped on request holds and what to run next (the
-    document says it once, under each unit's ``interrupted``). Then the document
+    On stderr whatever the output mode: MACs that answered on two ports. Then the document
     ``json_doc(exit_code)``, or a line per unit (with ``quiet`` only the units that did
     not succeed, on stderr), each followed by its ``details``, and a summary when there
-    are several units.
+    are several units. A unit stopped on request is said once: its STOPPED line (what
+    it holds, what to run next), or its ``interrupted`` in the document; a block of
+    "PORT: interrupted: ..." lines before them said it all twice.
 
     ``then``: a failure of the run's own once every unit was done (a station log that
     could not take their records), raised after the report so it is said last; its exit
@@ -92,11 +92,6 @@ def report_station(
         code = then.exit_code
     for text in shared_macs(outcomes):
         click.echo(text, err=True)
-    if json_doc is None:  # --json: each unit's "interrupted" (its description, "next")
-        for o in outcomes:
-            if isinstance(o.error, UnitInterrupted):
-                for text in interruption_lines(o.error.interruption):
-                    click.echo(text, err=True)
     if json_doc is not None:
         emit_json(json_doc(code))
     else:

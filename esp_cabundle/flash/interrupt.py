@@ -206,6 +206,13 @@ class Interruption:
                 )
         return tail
 
+    def partition_words(self) -> str:
+        """``fs_0 new, fs_1 old``: what each partition mounts with, when they differ
+        (partly applied, or not whole); "" otherwise, where one word says it all."""
+        if self.holds not in ("partial", "broken"):
+            return ""
+        return ", ".join(f"{p.name} {_WORD[p.holds]}" for p in self.partitions)
+
     def next_step(self) -> str:
         """What to run now, in the words of the caller's user (:attr:`spelling`)."""
         restore = self.spelling.restore_for(self.port)
