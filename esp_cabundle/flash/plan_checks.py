@@ -296,7 +296,9 @@ def _no_room_hint(
         else ""
     )
     said = f"partition '{p.name}' has {free}{held}; the new {path} needs {len(ca):,} bytes"
-    fit = _largest_fit(edit, path, len(ca))
+    # no file outgrows the free space and the old file's together: the search starts there
+    bound = len(ca) if space is None else min(len(ca), space[1] + len(old or b"") + 1)
+    fit = _largest_fit(edit, path, bound)
     if fit < 256:
         return (
             f"{said}, and its other files leave no room for a CA file; the image was "
@@ -310,9 +312,9 @@ def _no_room_hint(
 
 
 def _largest_fit(edit: PartitionEdit, path: str, limit: int) -> int:
-    """The largest CA file below ``limit`` bytes that ``edit`` takes at ``path``, to 256
-    bytes (0: none). Each try writes zeros into a copy held in memory; the blocks it
-    reads were read by the failed write already."""
+    """The largest CA file below ``limit`` bytes (one that does not fit) that ``edit``
+    takes at ``path``, to 256 bytes (0: none). Each try writes zeros into a copy held in
+    memory; the blocks it reads were read by the failed write already."""
     low, high = 0, limit  # low fits (nothing written does), high does not
     while high - low > 256:
         mid = (low + high) // 2
