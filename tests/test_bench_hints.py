@@ -224,3 +224,20 @@ def test_chip_mismatch_and_lost_link_lines_name_the_mac(
     assert rows[lost.url]["mac"] == "24:0a:c4:00:00:06"
     assert rows[other.url]["error"].startswith("the unit is an ESP32-S3, but ESP32 was expected")
     assert rows[lost.url]["error"].startswith("link lost while"), rows[lost.url]
+
+
+def test_inspect_with_a_board_whose_profile_does_not_mount_says_so(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """A board file naming another SPIFFS profile than the dump's: read as its bytes
+    say, and a note says the board's profile did not mount it."""
+    (in_tmp / "dump.bin").write_bytes(dumps.arduino_dump())
+    shipped = Path(esp_cabundle.__file__).parent / "data" / "boards" / "arduino-esp32-spiffs.yaml"
+    text = shipped.read_text().replace("profile: arduino", "profile: mongoose-os")
+    (in_tmp / "odd.yaml").write_text(text.replace("name: arduino-esp32-spiffs", "name: odd"))
+    r = runner.invoke(cli, ["inspect", "dump.bin", "--board", "odd.yaml"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "profile: esp-idf" in said
+    assert "note: does not mount with profile mongoose-os (board odd's): " in said
+    assert "read as its bytes say" in said
