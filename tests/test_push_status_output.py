@@ -68,10 +68,13 @@ def _ledger(path: Path, dates: dict[str, str], *, odd_cells: bool = True) -> Non
     db.close()
 
 
-def _expected(path: Path) -> tuple[bytes, bytes]:
-    """The JSON document and the CSV as json.dumps and csv.writer make them whole."""
+def _expected(path: Path, *, shown: bool = False) -> tuple[bytes, bytes]:
+    """The JSON document and the CSV as json.dumps and csv.writer make them whole
+    (``shown``: each stored URL's query values masked, as outputs show them)."""
     with Ledger(path, readonly=True) as ledger:
         meta, rows = ledger.meta(), ledger.rows()
+    if shown:
+        rows = [r.shown() for r in rows]
     dates = {k[len(DARK_KEY) :]: v for k, v in meta.items() if k.startswith(DARK_KEY)}
     units = []
     for r in rows:
@@ -214,3 +217,41 @@ def test_the_unknown_dates_hint_names_options_push_has() -> None:
     help_text = CliRunner().invoke(cli, ["push", "--help"], terminal_width=200).output
     for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", hint):
         assert re.search(rf"(?<![\w-]){option}\b", help_text), option
+
+
+SECRET = "s3cr3t-9f1c"
+
+
+@pytest.mark.parametrize("dated", [1, 80])
+def test_rows_whose_urls_are_masked_read_again_among_plain_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dated: int
+) -> None:
+    """A batch's units are written by one printf() each; a unit an older release keyed by
+    a URL with a query (masked) or holding a NUL in a text cell (printf stops there) is
+    read again through the masking, its neighbours in the batch not: the bytes are the
+    document's whole, and the secret is never written."""
+    monkeypatch.setattr(ledger_status, "DATES_IN_SQL", 4)
+    monkeypatch.setattr(ledger_status, "UNIT_BATCH", 3)
+    path = tmp_path / "c.db"
+    shas = [OLD, NEW] + [f"{i:064x}" for i in range(dated)]
+    _ledger(path, {sha: "2027-06-06T00:00:00+00:00" for sha in shas[:dated]})
+    now = "2026-12-01T10:00:00+00:00"
+    db = sqlite3.connect(path)
+    with db:
+        for i in range(5):
+            url = f"http://10.0.0.{i}/rpc?session={SECRET}&k={i}"
+            db.execute(
+                "INSERT INTO units (id, transport, state, attempts, last_error, note, "
+                "first_seen, last_seen, updated_at, address, old_sha256) "
+                "VALUES (?, 'http', 'offline', 1, ?, ?, ?, ?, ?, ?, ?)",
+                (url if i % 2 else f"dev-{i}", f"no answer at {url}", f"n\x00{url}" if i == 3
+                 else None, now, now, now, None if i % 2 else url, OLD),
+            )  # fmt: skip
+    db.close()
+    with Ledger(path, readonly=True) as ledger:
+        rows = ledger.rows()
+    text, table = _expected(path, shown=True)
+    assert SECRET.encode() not in text + table
+    assert _status(path, "--json") == text
+    assert _status(path, "--csv") == table
+    assert any(SECRET in (r.id + (r.address or "")) for r in rows)  # stored as it was

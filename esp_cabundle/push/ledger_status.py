@@ -235,32 +235,78 @@ def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tupl
     UNIT_KEYS), or (``as_text``) its ``--csv`` line, :func:`unit_cells` joined by
     commas, its rowid after it (a line whose cells csv quotes is written from them).
     SQLite writes each unit's text: 2 million units read as 15 Python values each took
-    seconds. A campaign meets a few CA files: SQL names each unit's date too."""
+    seconds. A campaign meets a few CA files: SQL names each unit's date too.
+
+    A ``--csv`` line is one printf() of the stored values (a chain of ``||`` copies
+    each line's growing head 28 times, and masking was asked three times per row: 7 s
+    of 2 million units, 2.6 s so). A row printf() may not write as the chain does is
+    read again by rowid through the chain (:func:`_chained_sql`): one whose id or
+    address holds a query (masked: :meth:`.ledger.Ledger.shown_exprs`), or a NUL in a
+    text cell (printf stops there). The rows' check proves every other cell NUL-free
+    text, a number or NULL. JSON's values each take a json_quote(), which printf()
+    did not make faster: its text is the chain's."""
     dates = _split_meta(ledger.meta())[1]
-    exprs, args, dark_in_sql = _unit_exprs(ledger, dates)
     if as_text:
-        text = " || ',' || ".join(_text_cells(exprs)[: None if dark_in_sql else -1])
-        sql = f"SELECT state, {exprs[-1]}, {text}, rowid FROM units ORDER BY id"
+        exprs, args, dark_in_sql = _unit_exprs(ledger, dates, ledger.unit_exprs())
+        shown = exprs if dark_in_sql else exprs[:-1]
+        uid, address = exprs[0], exprs[UNIT_KEYS.index("address")]
+        free = (e for k, e in zip(UNIT_KEYS, exprs, strict=False) if k in _FREE)
+        odd = " OR ".join(
+            (f"instr({uid}, '?') OR instr(ifnull({address}, ''), '?')",
+             *(f"instr({e}, char(0))" for e in free))
+        )  # fmt: skip
+        text = f"printf('{','.join('%s' for _ in shown)}', {', '.join(shown)})"
     else:
-        shown = zip(_JSON_KEYS, exprs[: None if dark_in_sql else -1], strict=False)
-        text = " || ".join(f"{_sql_text(key)} || json_quote({e})" for key, e in shown)
-        end = f" || {_sql_text(_JSON_END)}" if dark_in_sql else ""
-        sql = f"SELECT state, {exprs[-1]}, {text}{end} FROM units ORDER BY id"
+        exprs, args, dark_in_sql = _unit_exprs(ledger, dates, ledger.shown_exprs())
+        text, odd = _chained_text(exprs, dark_in_sql, as_text=False), "0"
+    sql = f"SELECT state, {exprs[-1]}, {text}, rowid, {odd} FROM units ORDER BY id"
     # the date's SQL is in the text too: its arguments twice
     batches = ledger.select_batches(sql, args * (1 + dark_in_sql), UNIT_BATCH)
-    if dark_in_sql:
-        yield from batches
-        return
-    for batch in batches:  # the text without its date: added here (a dict look-up)
-        rows = []
-        for state, held, line, *rowid in batch:
+    again, again_args = _chained_sql(ledger, dates, as_text=as_text)
+    for batch in batches:
+        reread = [r[3] for r in batch if r[4]]
+        if reread:
+            found = {r[0]: r[1:] for r in ledger.select(again, [*again_args, json.dumps(reread)])}
+            batch = [(*found[r[3]], r[3]) if r[4] else r for r in batch]
+        if dark_in_sql:
+            yield [r[:4] if as_text else r[:3] for r in batch]
+            continue
+        rows: list[tuple[Any, ...]] = []  # the text without its date: added here
+        for state, held, line, rowid, *_ in batch:
             dark = dark_value(dates, held)
             if as_text:
-                rows.append((state, dark, f"{line},{dark}", *rowid))
+                rows.append((state, dark, f"{line},{dark}", rowid))
             else:
                 value = json.dumps(dark, ensure_ascii=False)
                 rows.append((state, dark, f"{line}{_JSON_KEYS[-1]}{value}{_JSON_END}"))
         yield rows
+
+
+# The text columns whose values the rows' check leaves free (a NUL among them).
+_FREE = frozenset({"id", "transport", "last_error", "fw_version", "address", "note"})
+
+
+def _chained_sql(ledger: Ledger, dates: dict[str, str], *, as_text: bool) -> tuple[str, list[str]]:
+    """The SQL of rows read again by rowid (a JSON list of them): each as
+    ``(rowid, state, held or date, text)``, the text as the values shown
+    (:meth:`.ledger.Ledger.shown_exprs`) joined by ``||`` (a NUL kept)."""
+    exprs, args, dark_in_sql = _unit_exprs(ledger, dates, ledger.shown_exprs())
+    text = _chained_text(exprs, dark_in_sql, as_text=as_text)
+    sql = (
+        f"SELECT rowid, state, {exprs[-1]}, {text} FROM units "
+        "WHERE rowid IN (SELECT value FROM json_each(?))"
+    )
+    return sql, args * (1 + dark_in_sql)
+
+
+def _chained_text(exprs: list[str], dark_in_sql: bool, *, as_text: bool) -> str:
+    """The SQL of a unit's text from ``exprs`` (:func:`_unit_exprs`), joined by ``||``."""
+    shown = exprs if dark_in_sql else exprs[:-1]
+    if as_text:
+        return " || ',' || ".join(_text_cells(shown))
+    pairs = zip(_JSON_KEYS, shown, strict=False)
+    text = " || ".join(f"{_sql_text(key)} || json_quote({e})" for key, e in pairs)
+    return text + (f" || {_sql_text(_JSON_END)}" if dark_in_sql else "")
 
 
 def unit_cells(ledger: Ledger, rowids: list[int]) -> list[tuple[Any, ...]]:
@@ -269,7 +315,7 @@ def unit_cells(ledger: Ledger, rowids: list[int]) -> list[tuple[Any, ...]]:
     decimal), then the go-dark value; for the lines of :func:`unit_batches` that need
     csv's quotes."""
     dates = _split_meta(ledger.meta())[1]
-    exprs, args, dark_in_sql = _unit_exprs(ledger, dates)
+    exprs, args, dark_in_sql = _unit_exprs(ledger, dates, ledger.shown_exprs())
     cells = [*_text_cells(exprs[:-1]), exprs[-1]]
     sql = (
         f"SELECT rowid, {', '.join(cells)} FROM units "
@@ -282,11 +328,13 @@ def unit_cells(ledger: Ledger, rowids: list[int]) -> list[tuple[Any, ...]]:
     return [(*r[:-1], dark_value(dates, r[-1])) for r in rows]
 
 
-def _unit_exprs(ledger: Ledger, dates: dict[str, str]) -> tuple[list[str], list[str], bool]:
-    """The SQL of a unit's UNIT_KEYS values as outputs show them, its arguments, and
-    whether the last is its go-dark value (else the SHA-256 held, for dark_value)."""
+def _unit_exprs(
+    ledger: Ledger, dates: dict[str, str], exprs: list[str]
+) -> tuple[list[str], list[str], bool]:
+    """The SQL of a unit's UNIT_KEYS values (``exprs``, then its go-dark value), its
+    arguments, and whether the last is its go-dark value (else the SHA-256 held, for
+    dark_value)."""
     known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
-    exprs = ledger.shown_exprs()
     if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict
         return [*exprs, _HELD], [], False
     whens = " ".join("WHEN ? THEN ? " for _ in known)
