@@ -38,6 +38,15 @@ _BAD = [
     ("created_at", "yesterday"),
     ("created_at", "2026-05-13"),
     ("deadline", "2030-01-01"),
+    # an offset other than UTC's, or "Z" (fromisoformat() reads it from 3.11 on, not
+    # on 3.10): push writes each date in UTC, "+00:00", and a ledger is judged alike
+    # on every Python
+    ("deadline", "2030-01-01T00:00:00-05:00"),
+    ("failing_since", "2024-01-01T00:00:00.123456+05:30"),
+    ("created_at", "2026-05-13T10:00:00+05:30:15.123456"),
+    ("created_at", "2026-05-13T10:00:00Z"),
+    (DARK, "2027-06-06T00:00:00.123456Z"),
+    (DARK, "2027-06-06T00:00:00-00:00"),
     ("failing_since", "x"),
     ("ca_sha256", "xyz"),
     ("ca_sha256", NEW.upper()),

@@ -26,7 +26,8 @@ def _ledger(path: Path, sql: str, version: str) -> bytes:
     db.execute("INSERT INTO campaign VALUES ('schema', ?)", (version,))
     db.execute(
         "INSERT INTO units (id, transport, state, attempts, first_seen, updated_at) "
-        "VALUES ('dev9', 'mdash', 'offline', 3, '2026-01-01', '2026-01-01')"
+        "VALUES ('dev9', 'mdash', 'offline', 3, '2026-01-01T00:00:00+00:00', "
+        "'2026-01-01T00:00:00+00:00')"
     )
     db.commit()
     db.close()

@@ -107,7 +107,9 @@ def test_of_rows_masking_alike_the_current_writers_is_kept_at_equal_progress(
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
     _add_old_rows(path, (BARE, "current", BARE))
-    _add_old_rows(path, (RAW, "old", RAW), (RAW + "9", "older", None), updated="2026-11-01")
+    _add_old_rows(
+        path, (RAW, "old", RAW), (RAW + "9", "older", None), updated="2026-11-01T00:00:00+00:00"
+    )
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
         assert (ledger.masking.masked, ledger.masking.dropped) == (0, 2)

@@ -348,7 +348,8 @@ def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path)
     db.execute("INSERT INTO campaign VALUES ('schema', '1')")
     db.execute(
         "INSERT INTO units (id, transport, state, attempts, first_seen, updated_at) "
-        "VALUES ('dev9', 'mdash', 'offline', 3, '2026-01-01', '2026-01-01')"
+        "VALUES ('dev9', 'mdash', 'offline', 3, '2026-01-01T00:00:00+00:00', "
+        "'2026-01-01T00:00:00+00:00')"
     )
     db.commit()
     db.close()

@@ -34,11 +34,11 @@ UNKNOWN = "unknown"
 JUDGED_KEY = "judged_against"
 NOTHING_JUDGED = "nothing"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# datetime.isoformat() of an aware datetime, as every date the campaign keeps is
-# written: a date without its offset is none the writer made (refused, not guessed).
-_INSTANT = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?[+-]\d{2}:\d{2}(:\d{2}(\.\d{6})?)?", re.ASCII
-)
+# datetime.isoformat() of a UTC instant, as every date the campaign keeps is written:
+# "+00:00" after the seconds or .ffffff, and nothing else (no date alone, no naive
+# time, no other offset, no "Z": fromisoformat() reads "Z" on 3.11 and later, not on
+# 3.10, and a ledger is judged alike on each). Refused, not guessed.
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?\+00:00", re.ASCII)
 _SHOWN = 80  # characters of a bad value a message shows
 
 
@@ -56,7 +56,7 @@ def _is_name(value: str) -> bool:
     return bool(value) and value.isprintable()
 
 
-_DATE = "a date with its UTC offset (as push writes it)"
+_DATE = "a UTC date and time, +00:00 (as push writes it)"
 # Each key a campaign writes: whether a value is one it writes, and what that is.
 _RULES: dict[str, tuple[Callable[[str], object], str]] = {
     "ca_sha256": (_SHA256.fullmatch, "a SHA-256 in hex"),
