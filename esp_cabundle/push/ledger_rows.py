@@ -41,19 +41,22 @@ _IS_TEXT = "{c} >= '' AND {c} < x''"
 _TEXT = f"{_IS_TEXT} AND length({{c}}) <= {TEXT_CAP}"
 # As push writes a date: datetime.isoformat() of a UTC instant, "+00:00" after the
 # seconds or after .ffffff (25 or 32 bytes), and nothing else: a date alone, a naive
-# time, another offset, "Z" or a space for the "T" were read as dates once, though no
-# campaign writes them. The bytes are counted (length(), substr() and GLOB stop at a
-# NUL in text: "...T12:00:00\0junk" was 19 characters). The day and time are those
-# strftime() writes back (its one function call per value): month 13, day 45 or hour
-# 25 are NULL, and the modifier carries 30 February or 24:00 into the next day, a text
-# of its own; "12:00Z  " parses, and is not written back as itself.
+# time, another offset, "Z", a space for the "T" or "12:00Z  " (SQLite's date() reads
+# it) were read as dates once, though no campaign writes them. SQLite's date() refuses
+# month 13, day 45 or hour 25 (NULL) and, given a modifier, carries 30 February or
+# 24:00 into the next day, later than the text; its date and time only. The one
+# function call of the scan per value (strftime() writing the text back took twice
+# as long). The GLOB (no class: cheap) puts the T and colons where isoformat() does,
+# and the date() then reads two digits each side of them. length(), substr() and GLOB
+# stop at a NUL in text ("...T12:00:00\0junk" was 19 characters): the bytes are
+# counted too. Push's own form, "+00:00" after the seconds, 25 bytes, is tried first.
 _DATE = (
     "{c} BETWEEN '0001-01-01T00:00:00' AND '9999-12-31T23:59:60~'"
+    " AND {c} GLOB '??????????T??:??:??[.+]*'"
     " AND (substr({c}, 20) = '+00:00' AND length(CAST({c} AS BLOB)) = 25"
     " OR length(CAST({c} AS BLOB)) = 32 AND length({c}) = 32 AND substr({c}, 27) = '+00:00'"
     " AND substr({c}, 20, 7) GLOB '.[0-9][0-9][0-9][0-9][0-9][0-9]')"
-    " AND (strftime('%Y-%m-%dT%H:%M:%S', substr({c}, 1, 19), '+0 days')"
-    " = substr({c}, 1, 19)) IS 1"
+    " AND (date(substr({c}, 1, 19), '+0 days') <= {c}) IS 1"
 )
 # 64 bytes, not characters: length() and GLOB stop at a NUL (64 digits, NUL, anything).
 _HEX = f"{_IS_TEXT} AND length(CAST({{c}} AS BLOB)) = 64 AND {{c}} NOT GLOB '*[^0-9a-f]*'"
