@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import itemgetter
@@ -256,9 +256,13 @@ def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tupl
              *(f"instr({e}, char(0))" for e in free))
         )  # fmt: skip
         text = f"printf('{','.join('%s' for _ in shown)}', {', '.join(shown)})"
-    else:
+    else:  # each row as it is, no row read again
         exprs, args, dark_in_sql = _unit_exprs(ledger, dates, ledger.shown_exprs())
-        text, odd = _chained_text(exprs, dark_in_sql, as_text=False), "0"
+        text = _chained_text(exprs, dark_in_sql, as_text=False)
+        sql = f"SELECT state, {exprs[-1]}, {text} FROM units ORDER BY id"
+        batches = ledger.select_batches(sql, args * (1 + dark_in_sql), UNIT_BATCH)
+        yield from batches if dark_in_sql else _dated(batches, dates, as_text=False)
+        return
     sql = f"SELECT state, {exprs[-1]}, {text}, rowid, {odd} FROM units ORDER BY id"
     # the date's SQL is in the text too: its arguments twice
     batches = ledger.select_batches(sql, args * (1 + dark_in_sql), UNIT_BATCH)
@@ -268,14 +272,20 @@ def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tupl
         if reread:
             found = {r[0]: r[1:] for r in ledger.select(again, [*again_args, json.dumps(reread)])}
             batch = [(*found[r[3]], r[3]) if r[4] else r for r in batch]
-        if dark_in_sql:
-            yield [r[:4] if as_text else r[:3] for r in batch]
-            continue
-        rows: list[tuple[Any, ...]] = []  # the text without its date: added here
-        for state, held, line, rowid, *_ in batch:
+        yield [r[:4] for r in batch] if dark_in_sql else next(_dated([batch], dates, as_text=True))
+
+
+def _dated(
+    batches: Iterable[list[tuple[Any, ...]]], dates: dict[str, str], *, as_text: bool
+) -> Iterator[list[tuple[Any, ...]]]:
+    """:func:`unit_batches`' rows whose text lacks its go-dark date: added here (a dict
+    look-up), the SHA-256 held in its place."""
+    for batch in batches:
+        rows: list[tuple[Any, ...]] = []
+        for state, held, line, *rest in batch:
             dark = dark_value(dates, held)
             if as_text:
-                rows.append((state, dark, f"{line},{dark}", rowid))
+                rows.append((state, dark, f"{line},{dark}", rest[0]))
             else:
                 value = json.dumps(dark, ensure_ascii=False)
                 rows.append((state, dark, f"{line}{_JSON_KEYS[-1]}{value}{_JSON_END}"))
