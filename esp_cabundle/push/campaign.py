@@ -36,14 +36,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
+from ..dates import as_utc
+from ..errors import ArgumentTypeError, EspCabundleError, InputError, UnitRpcError, UnitUnreachable
 from ..redact import redact
 from ..text import byte_count
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_meta import DARK_KEY, JUDGED_KEY
+from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, UNKNOWN
 from .ledger_schema import PROGRESS
 from .refusals import out_of_space
 from .room import room_for
@@ -378,20 +379,46 @@ class _Run:
             if when <= _now_utc():  # already failing: says nothing of when the watch ends
                 if self.failing_since is None or when < self.failing_since:
                     self.failing_since = when
-                    self.ledger.set_meta("failing_since", when.isoformat())
+                    self.ledger.set_meta("failing_since", ledger_instant(when))
             elif self.deadline is None or when < self.deadline:
                 self.deadline = when
-                self.ledger.set_meta("deadline", when.isoformat())
+                self.ledger.set_meta("deadline", ledger_instant(when))
 
     def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
         """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
         if self.options.go_dark_for is not None:
-            value = self.options.go_dark_for(data)
+            value = _go_dark_value(self.options.go_dark_for(data))
         elif when is not None:
-            value = when.isoformat()
+            value = ledger_instant(when)
         else:
             return  # never, or not judged: unknown
         self.ledger.set_meta(DARK_KEY + sha256, value)
+
+
+def ledger_instant(when: datetime) -> str:
+    """The one form the ledger's row check reads back (UTC, +00:00): a library caller's
+    date of another zone, or naive (UTC), is converted rather than kept as given."""
+    return as_utc(when).isoformat()
+
+
+def _go_dark_value(value: object) -> str:
+    """``go_dark_for``'s answer as the ledger keeps it: a date not in push's own form
+    ("2027-06-06", "...Z", "+02:00") is converted; anything else is the caller's error,
+    raised before the ledger holds it (a value kept as given would be a damaged ledger
+    to the next ``push status``)."""
+    if value in (NONE_FOUND, UNKNOWN):
+        return str(value)
+    if isinstance(value, str):
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            return ledger_instant(datetime.fromisoformat(text))
+        except (ValueError, InputError):
+            pass
+    raise ArgumentTypeError(
+        f"go_dark_for gave {value!r}: an ISO date, {NONE_FOUND!r} or {UNKNOWN!r} is needed",
+        hint="return when.isoformat() for a date, 'none' when it never fails, 'unknown' "
+        "when not judged",
+    )
 
 
 def run_campaign(
