@@ -20,7 +20,15 @@ from .chains import ServerChain
 from .dates import clamped
 from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier, forecast
 
-__all__ = ["FailingSince", "Flip", "Period", "Segment", "Timeline", "judge_periods"]
+__all__ = [
+    "FailingSince",
+    "Flip",
+    "Period",
+    "Segment",
+    "Timeline",
+    "judge_periods",
+    "roadmap_words",
+]
 
 _SECOND = timedelta(seconds=1)
 
@@ -67,6 +75,13 @@ class Flip:
         return text
 
 
+def roadmap_words(since: datetime, why: str) -> str:
+    """:attr:`FailingSince.roadmap_text` of ``since`` and ``why``: also what ``push``
+    says of the roadmap's date its ledger keeps, in check's words."""
+    said = "servers a shipped roadmap says send this chain fail from"
+    return f"{said} {since.date().isoformat()} ({why})"
+
+
 @dataclass(frozen=True, slots=True)
 class FailingSince:
     """When a chain that fails at the date checked began failing, and why.
@@ -87,9 +102,7 @@ class FailingSince:
         """``servers a shipped roadmap says send this chain fail from DATE (KINDS)``, or ""."""
         if self.roadmap_since is None:
             return ""
-        day = self.roadmap_since.date().isoformat()
-        said = "servers a shipped roadmap says send this chain fail from"
-        return f"{said} {day} ({self.roadmap_why})"
+        return roadmap_words(self.roadmap_since, self.roadmap_why)
 
     def describe(self, *, sentence: bool = False) -> str:
         """``failing at least since DATE (WHY)``; ``sentence``: ``Failing at least since

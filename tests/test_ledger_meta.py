@@ -48,6 +48,14 @@ _BAD = [
     (DARK, "2027-06-06T00:00:00.123456Z"),
     (DARK, "2027-06-06T00:00:00-00:00"),
     ("failing_since", "x"),
+    # check's roadmap date beside failing_since, and its kinds: as push writes them
+    ("roadmap_since", "2024-06-06"),
+    ("roadmap_since", "2024-06-06T00:00:00Z"),
+    ("roadmap_since", "2024-06-06T02:00:00+02:00"),
+    ("roadmap_since", "letsencrypt rsa-default since 2024-02-08"),
+    ("roadmap_why", ""),
+    ("roadmap_why", "a\nb"),
+    ("roadmap_why", "kinds\x1b[31m"),
     ("ca_sha256", "xyz"),
     ("ca_sha256", NEW.upper()),
     ("board", ""),
@@ -168,11 +176,14 @@ def test_the_values_a_campaign_writes_are_read(tmp_path: Path) -> None:
     _set(path, DARK_KEY + "ef" * 32, "unknown")
     _set(path, "failing_since", "2024-01-01T00:00:00.123456+00:00")
     _set(path, "judged_against", "nothing")
+    _set(path, "roadmap_since", "2024-06-06T00:00:00+00:00")
+    _set(path, "roadmap_why", "letsencrypt rsa-default since 2024-02-08")
     _set(path, "later_release_fact", "anything")
     code, out, _ = _status(path, "--json")
     assert code == 3, out  # read whole; its units pending and offline: not finished
     doc = json.loads(out)
     assert doc["campaign"]["later_release_fact"] == "anything"
+    assert doc["campaign"]["roadmap_since"] == "2024-06-06T00:00:00+00:00"
     assert doc["goes_dark"] == {"2027-06-06T00:00:00+00:00": 1, "unknown": 1}
     code, out, _ = _status(path)
     assert code == 3 and "2027-06-06" in out, out

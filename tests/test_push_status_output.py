@@ -157,7 +157,7 @@ def test_a_failing_file_found_is_not_said_to_cut_units_this_push_reached() -> No
     units never reached are reached by the same command (test_push_advice: not the bench)."""
     from datetime import datetime, timezone
 
-    from esp_cabundle.commands._push_render import _dates
+    from esp_cabundle.commands._push_dates import date_lines as _dates
 
     since = datetime(2024, 3, 13, tzinfo=timezone.utc)
     for given in (since, since.isoformat()):  # a run's report, push status's ledger

@@ -90,7 +90,8 @@ class CaForecast:
         conns = [(c, ca) for c, ca in links.judged if c.host not in listed]
         saved, _ = own_server_evidence(conns, base, self._device, at=now())
         self._own = link_items(board, links) + saved
-        self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
+        # per file: judged, its date, and check's roadmap date and kinds beside a past one
+        self._judged: dict[bytes, tuple[bool, datetime | None, tuple[datetime, str] | None]] = {}
 
     @property
     def judged_against(self) -> str:
@@ -102,18 +103,27 @@ class CaForecast:
     def judge(self, old: bytes) -> tuple[bool, datetime | None]:
         """(whether it could be judged, the date); not judged: no server to judge it
         against, or a file its mbedTLS would not load."""
+        return self._judgement(old)[:2]
+
+    def roadmap(self, old: bytes) -> tuple[datetime, str] | None:
+        """For a file already failing, check's ``roadmap_since`` of the chain behind its
+        date (:class:`~esp_cabundle.timeline.FailingSince`): since when the servers a
+        shipped roadmap says send that chain fail, and which; None: no roadmap tells."""
+        return self._judgement(old)[2]
+
+    def _judgement(self, old: bytes) -> tuple[bool, datetime | None, tuple[datetime, str] | None]:
         key = sha256(old).digest()
         if key not in self._judged:
             self._judged[key] = self._judge(old)
         return self._judged[key]
 
-    def _judge(self, old: bytes) -> tuple[bool, datetime | None]:
+    def _judge(self, old: bytes) -> tuple[bool, datetime | None, tuple[datetime, str] | None]:
         if not self.servers and not self._own:
-            return False, None
+            return False, None, None
         try:
             trust = device_trust_set(old, source="a unit's CA")  # as its mbedTLS loads it
         except EspCabundleError:
-            return False, None
+            return False, None, None
         try:
             items = target_items(self.servers, self.base, default_device=self._device, live=False)
         except EspCabundleError:
@@ -122,14 +132,18 @@ class CaForecast:
         report = check_items(
             trust, [*items, *self._own], at=start, until=clamped(start, timedelta(days=7305))
         )
-        dates = []
+        dates: list[datetime] = []
+        roadmaps: dict[datetime, tuple[datetime, str]] = {}
         for r in report.results:
-            tl = r.timeline
+            tl, since = r.timeline, r.timeline.failing_since
             if not tl.start.ok:
-                dates.append(tl.failing_since.date if tl.failing_since else start)
+                dates.append(since.date if since else start)
+                if since is not None and since.roadmap_since is not None:
+                    roadmaps.setdefault(since.date, (since.roadmap_since, since.roadmap_why))
             elif tl.first_failure_date is not None:
                 dates.append(tl.first_failure_date)
-        return True, min(dates) if dates else None
+        first = min(dates) if dates else None
+        return True, first, roadmaps.get(first) if first is not None else None
 
     def deadline(self, old: bytes) -> datetime | None:
         """The date, or None: it never fails, or cannot be told (see :meth:`judge`)."""

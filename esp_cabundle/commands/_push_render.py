@@ -17,6 +17,8 @@ from ..push.ledger_status import (
     NONE_FOUND,
     NOT_DONE,
     NOTHING_JUDGED,
+    ROADMAP_KEY,
+    ROADMAP_WHY_KEY,
     UNIT_KEYS,
     UNKNOWN,
     UnitTally,
@@ -35,10 +37,10 @@ from ..ui import (
     note,
     table_width,
 )
+from ._push_dates import date_lines
 from ._push_until import end_words
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from pathlib import Path
 
     from ..push.campaign import CampaignReport, PushFile
@@ -120,51 +122,6 @@ def _full_line(full: int, in_place_would_do: bool) -> list[str]:
             "old file's space as it is overwritten (push status --json: each unit's sizes)"
         )
     return [line + "."]
-
-
-def _dates(
-    deadline: datetime | str | None,
-    since: datetime | str | None,
-    *,
-    pending: int = 0,
-    offline: int = 0,
-    settled: bool = False,
-) -> list[str]:
-    """The forecast of the units' current files, as a campaign found them; ``pending``
-    and ``offline``: units whose file was never read, each told what reaches them;
-    ``settled``: every listed unit is done, so no unit holds the old file any more and
-    nothing is said (it was said on every run and status of a finished campaign)."""
-
-    def day(d: datetime | str) -> str:
-        return d[:10] if isinstance(d, str) else d.date().isoformat()
-
-    if settled:
-        return []
-    out = []
-    if since is not None:
-        # "at least": from a saved chain the date is only the first day that chain was
-        # judged (its certificates' start, or a roadmap's date), not when the units'
-        # connection broke. The units it was found on were reached (their file was
-        # read), so the link does not depend on it: a unit not reached was not started,
-        # or was offline, and the same command reaches it (it was told to update them
-        # on the bench, as if the file had cut them off).
-        line = (
-            f"A CA file found on units fails a server the campaign judged it against, at "
-            f"least since {day(since)}: a unit that connects to that server with it could "
-            "not; these units were reached, so the link this push used does not depend on it."
-        )
-        why = [f"{pending} pending: never started"] if pending else []
-        why += [f"{offline} offline"] if offline else []
-        if why:
-            line += (
-                f" {plural(pending + offline, 'unit')} not reached yet ({', '.join(why)}) "
-                "may hold it too: run the same command again (or with --watch) to reach "
-                f"{'it' if pending + offline == 1 else 'them'}."
-            )
-        out.append(line)
-    if deadline is not None:
-        out.append(f"The units' current CA stops working on {day(deadline)}.")
-    return out
 
 
 def _never_answered(
@@ -377,6 +334,11 @@ def render_report(
                 "failing_since": (
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
+                "roadmap_since": (  # check's failing_since.roadmap_since, beside it
+                    {"date": report.roadmap[0].isoformat(), "why": report.roadmap[1]}
+                    if report.roadmap
+                    else None
+                ),
                 "watch_ended": (report.watch_ended.isoformat() if report.watch_ended else None),
                 "notes": [*report.notes, *stopped, *silent],  # the advice the text gives, too
                 "next": follow,  # as flash --json's "next": null when nothing is left
@@ -396,8 +358,9 @@ def render_report(
     )
     states = Counter(r.state for r in report.rows)
     settled = bool(report.rows) and not left
-    for line in _dates(report.deadline, report.failing_since, pending=states["pending"],
-                       offline=states["offline"], settled=settled):  # fmt: skip
+    for line in date_lines(report.deadline, report.failing_since, pending=states["pending"],
+                       offline=states["offline"], settled=settled,
+                       roadmap=report.roadmap):  # fmt: skip
         echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
         when = end_words(report.watch_ended)  # --until DAY: "the end of DAY (00:00 UTC ...)"
@@ -544,7 +507,10 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
     left = sum(counts.get(s, 0) for s in NOT_DONE)
     settled = sum(counts.values()) > 0 and not left
     waiting = {"pending": counts.get("pending", 0), "offline": counts.get("offline", 0)}
-    for line in _dates(meta.get("deadline"), meta.get("failing_since"), settled=settled, **waiting):
+    road = meta.get(ROADMAP_KEY), meta.get(ROADMAP_WHY_KEY)
+    roadmap = (road[0], road[1]) if road[0] and road[1] else None
+    for line in date_lines(meta.get("deadline"), meta.get("failing_since"), settled=settled,
+                       roadmap=roadmap, **waiting):  # fmt: skip
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))

@@ -344,6 +344,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         poll=opts["poll"],
         deadline_for=forecast.deadline,
         go_dark_for=forecast.go_dark,
+        roadmap_for=forecast.roadmap,
         judged_against=forecast.judged_against,
         in_place=opts["in_place"],
         unit_board_again=unit_board_again(ctx, opts),

@@ -44,7 +44,7 @@ from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent
 from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, UNKNOWN
+from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, ROADMAP_KEY, ROADMAP_WHY_KEY, UNKNOWN
 from .ledger_schema import PROGRESS
 from .refusals import out_of_space
 from .room import room_for
@@ -82,6 +82,7 @@ class _Run:
     stop: threading.Event
     deadline: datetime | None = None
     failing_since: datetime | None = None
+    roadmap: tuple[datetime, str] | None = None  # beside failing_since: roadmap_for's
     notes: list[str] = field(default_factory=list)
     _deadlines: dict[str, datetime | None] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
@@ -371,18 +372,32 @@ class _Run:
                 return
             self._deadlines[key] = None
         when = self.options.deadline_for(old)
+        failing = when is not None and when <= _now_utc()
+        ask = self.options.roadmap_for if failing else None
+        roadmap = _roadmap_value(ask(old)) if ask is not None else None  # before any write
         self.record_date(key, old, when)
         with self._lock:
             self._deadlines[key] = when
             if when is None:
                 return
-            if when <= _now_utc():  # already failing: says nothing of when the watch ends
+            if failing:  # already failing: says nothing of when the watch ends
                 if self.failing_since is None or when < self.failing_since:
                     self.failing_since = when
                     self.ledger.set_meta("failing_since", ledger_instant(when))
+                    self.record_roadmap(roadmap)
             elif self.deadline is None or when < self.deadline:
                 self.deadline = when
                 self.ledger.set_meta("deadline", ledger_instant(when))
+
+    def record_roadmap(self, roadmap: tuple[datetime, str] | None) -> None:
+        """Keep the roadmap's date beside ``failing_since``: the earliest file's, or
+        none (an earlier file's left beside this one's date would be another chain's)."""
+        self.roadmap = roadmap
+        if roadmap is None:
+            self.ledger.delete_meta(ROADMAP_KEY, ROADMAP_WHY_KEY)
+        else:
+            self.ledger.set_meta(ROADMAP_KEY, ledger_instant(roadmap[0]))
+            self.ledger.set_meta(ROADMAP_WHY_KEY, roadmap[1])
 
     def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
         """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
@@ -421,6 +436,22 @@ def _go_dark_value(value: object) -> str:
     )
 
 
+def _roadmap_value(value: object) -> tuple[datetime, str] | None:
+    """``roadmap_for``'s answer, checked before the ledger holds it (as
+    :func:`_go_dark_value`): None, or a datetime and the kinds, one line of text."""
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 2:
+        when, why = value
+        if isinstance(when, datetime) and isinstance(why, str) and why and why.isprintable():
+            return as_utc(when), why
+    raise ArgumentTypeError(
+        f"roadmap_for gave {value!r}: None or (a datetime, the server kinds as one line) is needed",
+        hint="return (since.roadmap_since, since.roadmap_why) of check's failing_since, "
+        "or None when it has no roadmap date",
+    )
+
+
 def run_campaign(
     transports: Sequence[Transport],
     push: PushFile,
@@ -448,6 +479,8 @@ def run_campaign(
             run.failing_since = known  # it passed while no run was watching
     if meta.get("failing_since"):
         run.failing_since = datetime.fromisoformat(meta["failing_since"])
+        if meta.get(ROADMAP_KEY) and meta.get(ROADMAP_WHY_KEY):
+            run.roadmap = datetime.fromisoformat(meta[ROADMAP_KEY]), meta[ROADMAP_WHY_KEY]
     passes = 0
     ids: list[str] = []
     listed: set[str] = set()  # ids', for a test per unit that does not read the whole list
@@ -499,6 +532,7 @@ def run_campaign(
         tuple(run.notes),
         ended,
         (run.lost.link, run.lost.at) if run.lost is not None else None,
+        run.roadmap,
     )
 
 

@@ -125,6 +125,10 @@ class CampaignOptions:
     # failure within the forecast) or "unknown" (not judged). Without it, only the dates
     # ``deadline_for`` gives are kept (its None says neither).
     go_dark_for: Callable[[bytes], str] | None = None
+    # Given an old CA file found already failing, what ``check`` says beside its date
+    # (its ``failing_since.roadmap_since``): since when the servers a shipped roadmap
+    # says send the chain that fails fail, and which (check's "why"), or None.
+    roadmap_for: Callable[[bytes], tuple[datetime, str] | None] | None = None
     # What ``go_dark_for`` judges against (servers' names, or "nothing"), kept in the
     # ledger so ``push status`` can say why a date is unknown.
     judged_against: str | None = None
@@ -184,7 +188,7 @@ def _check_options(o: CampaignOptions) -> None:
                 "tzinfo=timezone.utc)",
             )
         object.__setattr__(o, "until", as_datetime(o.until))
-    for name in ("deadline_for", "go_dark_for", "unit_board_again"):
+    for name in ("deadline_for", "go_dark_for", "roadmap_for", "unit_board_again"):
         value = getattr(o, name)
         if value is not None and not callable(value):
             raise ArgumentTypeError(
@@ -225,6 +229,8 @@ class CampaignReport:
     watch_ended: datetime | None = None  # a watch stopped by its end (--until, deadline)
     # The link lost in the last pass, which stopped it: (what, when) ("MQTT broker").
     link_lost: tuple[str, datetime] | None = None
+    # Beside ``failing_since``: the date and kinds ``roadmap_for`` gave for that file.
+    roadmap: tuple[datetime, str] | None = None
 
     def is_done(self, row: UnitRow) -> bool:
         """The unit holds the file (with ``reboot``: and came back with it)."""

@@ -178,6 +178,10 @@ class Ledger:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO campaign (key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, *keys: str) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM campaign WHERE key = ?", [(k,) for k in keys])
+
     def bind(self, *, ca_sha256: str, board: str, ca_path: str) -> dict[str, str]:
         """Tie the ledger to one CA file: a ledger records one campaign, and a row
         "verified" means "holds this file". The campaign's facts once bound, read and

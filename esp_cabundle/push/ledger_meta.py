@@ -20,6 +20,8 @@ __all__ = [
     "JUDGED_KEY",
     "NONE_FOUND",
     "NOTHING_JUDGED",
+    "ROADMAP_KEY",
+    "ROADMAP_WHY_KEY",
     "SCHEMA_VERSION",
     "UNKNOWN",
     "checked_meta",
@@ -33,6 +35,9 @@ UNKNOWN = "unknown"
 # the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
 JUDGED_KEY = "judged_against"
 NOTHING_JUDGED = "nothing"
+# Beside "failing_since": check's roadmap date for the file found failing
+# (CampaignOptions.roadmap_for), and the server kinds that date is of (its "why").
+ROADMAP_KEY, ROADMAP_WHY_KEY = "roadmap_since", "roadmap_why"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # datetime.isoformat() of a UTC instant, as every date the campaign keeps is written:
 # "+00:00" after the seconds or .ffffff, and nothing else (no date alone, no naive
@@ -65,6 +70,8 @@ _RULES: dict[str, tuple[Callable[[str], object], str]] = {
     "created_at": (_is_instant, _DATE),
     "deadline": (_is_instant, _DATE),
     "failing_since": (_is_instant, _DATE),
+    ROADMAP_KEY: (_is_instant, _DATE),
+    ROADMAP_WHY_KEY: (_is_name, "the roadmap's server kinds and their dates"),
     JUDGED_KEY: (_is_name, f"the servers' names, or '{NOTHING_JUDGED}'"),
 }
 _DARK_RULE = (

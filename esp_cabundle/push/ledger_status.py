@@ -31,7 +31,15 @@ from ..dates import now
 from ..spelling import CLI_SPELLING, PYTHON
 from .ledger import DONE_STATES, STATES, Ledger, UnitRow
 from .ledger_files import LedgerDamaged, side
-from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, NOTHING_JUDGED, UNKNOWN
+from .ledger_meta import (
+    DARK_KEY,
+    JUDGED_KEY,
+    NONE_FOUND,
+    NOTHING_JUDGED,
+    ROADMAP_KEY,
+    ROADMAP_WHY_KEY,
+    UNKNOWN,
+)
 
 # How a stored out-of-space error offers in-place writing: as the CLI's runs said it (and
 # every ledger before the hints took the caller's words), and as a script's runs say it.
@@ -50,6 +58,8 @@ __all__ = [
     "JUDGED_KEY",
     "NONE_FOUND",
     "NOTHING_JUDGED",
+    "ROADMAP_KEY",
+    "ROADMAP_WHY_KEY",
     "UNIT_BATCH",
     "UNIT_KEYS",
     "UNKNOWN",

@@ -1,0 +1,164 @@
+"""``push`` and ``push status`` tell the roadmap's date beside the date a saved chain
+proves, as ``check`` does: units holding DST Root CA X3 alone, mdash.net's saved chain
+(2024's Let's Encrypt short chain) proving "failing at least since 2024-03-13", and the
+servers a shipped roadmap says send that chain failing from 2024-06-06 (when units
+without a clock really went dark). push said only the first date."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import ca_bytes, mdash_unit, write_ca
+from support.fleet_links import MdashStandIn
+from support.gated import gated
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ArgumentTypeError
+from esp_cabundle.push.campaign import CampaignOptions, PushFile, _Run
+from esp_cabundle.push.ledger import Ledger
+
+KEY = "k3y-for-roadmap-tests"
+REPO = Path(__file__).resolve().parent.parent
+BOARD = "mdash-arduino@1.2.13"
+DST = REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem"
+SAID = "servers a shipped roadmap says send this chain fail from 2024-06-06"
+KINDS = "letsencrypt rsa-default since 2024-02-08"
+
+
+@pytest.fixture
+def dst_fleet(monkeypatch: pytest.MonkeyPatch, in_tmp: Path) -> Iterator[MdashStandIn]:
+    """A unit updated and one holding DST Root CA X3 alone whose writes never read back
+    whole (so the campaign is not settled and the dates are said); mdash.net's chain
+    saved as 2024's short chain."""
+    (in_tmp / "chains").mkdir()
+    shutil.copy(
+        REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+    )
+    write_ca(in_tmp)
+    units = [mdash_unit("dev1"), mdash_unit("dev2", corrupt_writes=100)]
+    units[1].image.write("/ca.pem", DST.read_bytes())
+    s = MdashStandIn(units, KEY)
+    monkeypatch.setenv("MDASH_API_KEY", KEY)
+    yield s
+    s.close()
+
+
+def _run(*argv: str, code: int = 3) -> str:
+    r = CliRunner().invoke(cli, list(argv))
+    assert r.exit_code == code, r.output
+    return r.stdout
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_push_and_status_tell_the_roadmaps_date_beside_the_proven_one(
+    dst_fleet: MdashStandIn,
+) -> None:
+    argv = ["push", "--mdash", dst_fleet.url, "--board", BOARD, "--bundle", "ca.pem",
+            "--timeout", "0.5"]  # fmt: skip
+    text = _flat(_run(*argv))
+    assert "at least since 2024-03-13" in text, text
+    assert f"{SAID} (" in text and KINDS in text, text
+    doc = json.loads(_run(*argv, "--json"))
+    assert doc["failing_since"].startswith("2024-03-13"), doc
+    roadmap = doc["roadmap_since"]
+    assert roadmap["date"] == "2024-06-06T00:00:00+00:00" and KINDS in roadmap["why"], roadmap
+    assert doc["campaign"]["roadmap_since"] == roadmap["date"]
+    assert doc["campaign"]["roadmap_why"] == roadmap["why"]
+
+    status = _flat(_run("push", "status"))
+    assert "at least since 2024-03-13" in status and f"{SAID} (" in status, status
+    assert KINDS in status, status
+    facts = json.loads(_run("push", "status", "--json"))["campaign"]
+    assert facts["failing_since"].startswith("2024-03-13"), facts
+    assert facts["roadmap_since"] == "2024-06-06T00:00:00+00:00", facts
+    assert facts["roadmap_why"] == roadmap["why"]
+
+
+def test_a_ledger_without_the_roadmaps_date_reads_as_before(tmp_path: Path) -> None:
+    """A ledger an older release wrote: its failing_since alone, said as before."""
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board=BOARD, ca_path="/ca.pem")
+        ledger.set_meta("failing_since", "2024-03-13T00:00:00+00:00")
+        ledger.enroll([("dev-1", "mqtt", None)])
+    before = path.read_bytes()
+    text = _flat(_run("push", "status", "--ledger", str(path)))
+    assert "at least since 2024-03-13: a unit that connects" in text, text
+    assert "roadmap" not in text
+    facts = json.loads(_run("push", "status", "--ledger", str(path), "--json"))["campaign"]
+    assert facts["failing_since"] == "2024-03-13T00:00:00+00:00"
+    assert "roadmap_since" not in facts and "roadmap_why" not in facts
+    assert path.read_bytes() == before
+
+
+PROVEN = datetime(2024, 3, 13, tzinfo=timezone.utc)
+ROAD = (datetime(2024, 6, 6, tzinfo=timezone.utc), KINDS)
+
+
+def _meta(path: Path) -> dict[str, str]:
+    with Ledger(path, readonly=True) as ledger:
+        return ledger.meta()
+
+
+def _campaign(path: Path, **options: object) -> _Run:
+    push = PushFile(gated(ca_bytes(), "mongoose-os-esp32"))
+    ledger = Ledger(path)
+    ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
+    return _Run([], push, ledger, CampaignOptions(**options), None, threading.Event())  # type: ignore[arg-type]
+
+
+def test_the_earliest_files_roadmap_is_kept_beside_its_date(tmp_path: Path) -> None:
+    """A file found failing earlier takes failing_since: the roadmap's date of another
+    file's chain is not left beside it."""
+    dates = {b"a": PROVEN, b"b": datetime(2021, 9, 30, tzinfo=timezone.utc)}
+    roads = {b"a": ROAD, b"b": None}
+    run = _campaign(tmp_path / "c.db", deadline_for=dates.get, roadmap_for=roads.get)
+    try:
+        run.note_old_ca(b"a")
+        meta = _meta(tmp_path / "c.db")
+        assert meta["roadmap_since"] == "2024-06-06T00:00:00+00:00", meta
+        assert meta["roadmap_why"] == KINDS and run.roadmap == ROAD
+        run.note_old_ca(b"b")
+        meta = _meta(tmp_path / "c.db")
+        assert meta["failing_since"].startswith("2021-09-30"), meta
+        assert "roadmap_since" not in meta and "roadmap_why" not in meta and run.roadmap is None
+    finally:
+        run.ledger.close()
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "2024-06-06",
+        (ROAD[0],),
+        (ROAD[0], ""),
+        (ROAD[0], "a\nb"),
+        ("2024-06-06", KINDS),
+        (ROAD[0], 3),
+    ],
+)
+def test_a_callers_roadmap_that_is_none_of_push_is_its_error(tmp_path: Path, given: object) -> None:
+    path = tmp_path / "c.db"
+    run = _campaign(path, deadline_for=lambda _: PROVEN, roadmap_for=lambda _: given)
+    try:
+        before = _meta(path)
+        with pytest.raises(ArgumentTypeError, match="roadmap_for gave"):
+            run.note_old_ca(b"a")
+        assert _meta(path) == before  # nothing written: no date, no go-dark value
+    finally:
+        run.ledger.close()
+
+
+def test_campaign_options_refuse_a_roadmap_for_that_is_no_function() -> None:
+    with pytest.raises(ArgumentTypeError, match="roadmap_for= takes a function or None"):
+        CampaignOptions(roadmap_for="2024-06-06")  # type: ignore[arg-type]
