@@ -541,7 +541,8 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
 ) -> None:
     """Nothing to write (the unit already holds the old sectors, as after a restore killed
     before it could record itself): a stop while it reads the unit back ends at once
-    (exit 130), and the entry stays for the rerun, which finds the old CA and marks it done."""
+    (exit 130), and the entry stays; the rerun finds the old CA and, no restore of it
+    under way, leaves it complete."""
     original, journal = flashed
     mongoose_unit.load(0, original)  # the saved sectors are back; the journal says complete
     # the partition table is the 1st read; the 2nd opens a file system to read it back
@@ -555,8 +556,10 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
     assert entry.status == "complete"
     r = runner.invoke(cli, ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0 and "already hold what they held before" in r.output, r.output
+    # nothing written and no restore of it under way: left complete (a clone may hold it)
+    assert "its journal entry is left complete" in r.output, r.output
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
-    assert entry.status == "restored"
+    assert entry.status == "complete"
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 
 

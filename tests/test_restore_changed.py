@@ -202,10 +202,56 @@ def test_units_sharing_a_mac_and_content_are_refused(
     held = whole(a)
     r = restore(runner, a, tmp_path)
     assert r.exit_code == 3, r.output
-    assert "changed since the update" in r.stdout and "nor does it hold what 1 other" in r.stdout
+    assert "none of the 2 updates journaled for" in r.stdout, r.stdout
     assert whole(a) == held
     statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
     assert statuses == ["complete", "complete"]
+
+
+def test_a_restored_clone_is_never_given_the_other_clones_files(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Clones A and B (one MAC, their /mdash.cfg differ) both updated, A restored: a
+    rerun on A holds neither update (B's is all that is left to undo), so nothing is
+    written, not even with --force, and no --force is offered."""
+    a, b = arduino(virtual_esp32), arduino(virtual_esp32)
+    put_cfg(runner, a, tmp_path, b"unit A")
+    put_cfg(runner, b, tmp_path, b"unit B")
+    flash(runner, a, tmp_path)
+    flash(runner, b, tmp_path)
+    assert restore(runner, a, tmp_path).exit_code == 0
+    held = whole(a)
+    for extra in ((), ("--dry-run",), ("--force",)):
+        r = restore(runner, a, tmp_path, *extra)
+        assert r.exit_code == 3, r.output
+        assert "none of the 2 updates journaled for 24:0a:c4:00:05:00" in r.stdout, r.stdout
+        assert "--journal-dir" in r.stdout and "--force" not in r.stdout, r.stdout
+        assert whole(a) == held and cfg_of(a) == b"unit A"
+    statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
+    assert statuses == ["restored", "complete"]
+
+
+def test_a_rerun_on_a_restored_clone_leaves_the_other_clones_entry(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Identical clones: A updated and restored, then B updated. A rerun on A finds it
+    holding what it held before B's update: nothing written, and B's entry left complete,
+    so B's own restore still undoes it."""
+    a, b = arduino(virtual_esp32), arduino(virtual_esp32)
+    original = whole(a)
+    flash(runner, a, tmp_path)
+    assert restore(runner, a, tmp_path).exit_code == 0
+    flash(runner, b, tmp_path)
+    r = restore(runner, a, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "already holds what it held before" in r.stdout, r.stdout
+    assert "its journal entry is left complete" in r.stdout, r.stdout
+    assert whole(a) == original
+    statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
+    assert statuses == ["restored", "complete"]
+    r = restore(runner, b, tmp_path)
+    assert r.exit_code == 0 and "restored spiffs as it was before" in r.stdout, r.output
+    assert whole(b) == original
 
 
 def test_flash_does_not_finish_a_cut_update_over_a_change(

@@ -293,6 +293,11 @@ def restore_line(o: UnitOutcome[Undone]) -> Line:
     were, holds = ("it was", "holds what it") if one else ("they were", "hold what they")
     if r.already_original:
         what = f"{parts} already {holds} held before the update of {entry.when}"
+        if not r.marked:  # nothing written: the entry may be another unit's (a clone's)
+            what += (
+                f"; its journal entry is left {entry.status}, as a unit sharing this MAC "
+                "may hold that update"
+            )
         return Line(
             "OK", r.port, r.mac, what + unmarked_note(r.journal_error, "restored"), o.seconds
         )

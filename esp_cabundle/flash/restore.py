@@ -84,6 +84,8 @@ class RestoreResult:
     # Written back and read back, but the entry could not be marked restored (a full
     # disk): a warning, not a failure, as FlashResult's (the next restore settles it).
     journal_error: OutputError | None = None
+    # False: nothing was written and the entry left as it was (it may be another unit's)
+    marked: bool = True
 
 
 def _board_of(entry: JournalEntry) -> Board | None:
@@ -228,6 +230,25 @@ def _own_entry(
     return chosen[0] if chosen else (entries[0], None)
 
 
+def _refuse_clone(port: str, journal: Journal, mac: str, spelling: Spelling) -> None:
+    """The unit holds none of several updates journaled for its MAC (restored ones
+    counted: a clone's rerun finds its own undone): which is its own is not known, and
+    writing back another unit's saved sectors would give it that unit's files, so not
+    even ``--force`` writes. FlashError (nothing written) then; else nothing."""
+    wrote = [e for e in journal.entries(mac) if e.status != "cancelled"]
+    if len(wrote) < 2:
+        return
+    raise FlashError(
+        f"{port}: none of the {len(wrote)} updates journaled for {mac} in "
+        f"{journal.directory} match this unit: units sharing a MAC (clones) each have "
+        "their own, and writing back another unit's saved sectors would give it that "
+        "unit's files; nothing written",
+        hint=f"if this unit's own update was journaled, restore it with {spelling.journal_dir} "
+        "naming a journal that holds only that entry (move the others out); else inspect "
+        f"the unit ({spelling.inspect_for(port)}) and flash the CA you want ({spelling.flash})",
+    )
+
+
 def restore_flash(
     flash: Flash,
     *,
@@ -303,19 +324,15 @@ def _restore_flash(
             "the journal",
         )
     state = known or entry_state(guarded, entry)
+    if state.stale:
+        _refuse_clone(flash.name, journal, mac, spelling)
     if state.stale and not force:
-        others = len(entries) - 1
-        nor = (
-            f"; nor does it hold what {plural(others, 'other update')} journaled for {mac} wrote"
-            if others
-            else ""
-        )
         files = changed_files(guarded, entry, state, board)
         named = f"; files changed since: {', '.join(files)}" if files else ""
         lost = f" (losing the change to {', '.join(files)})" if files else ""
         raise FlashError(
             f"{flash.name}: the file system changed since the update of {entry.when} "
-            f"({state.changes()}{named}{nor}); writing the saved sectors back would undo that "
+            f"({state.changes()}{named}); writing the saved sectors back would undo that "
             "change or corrupt it; nothing written",
             hint="if a later update of this unit was journaled elsewhere "
             f"{spelling.other_journal}; {spelling.force} only as a last resort: it writes the "
@@ -326,7 +343,11 @@ def _restore_flash(
     found = partitions_found(
         entry, state.sectors, restoring=True, changed=frozenset(state.changed_sectors)
     )
-    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run, found)
+    # Nothing to write: the entry is marked restored only when a restore of it was under
+    # way; a complete (or pending) one may be another unit's sharing this MAC, which
+    # still holds that update (identical clones hold the same before it).
+    marks = bool(todo) or entry.status == "restoring"
+    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run, found, marked=marks)
     if dry_run:
         step(progress, "done", JOB, JOB)
         return result
@@ -386,6 +407,9 @@ def _restore_flash(
             f"undo it: inspect the unit ({spelling.inspect_for(flash.name)}) and flash "
             f"the CA you want ({spelling.flash})",
         )
+    if not marks:
+        step(progress, "done", JOB, JOB)
+        return result
     try:
         journal.set_status(
             entry,
