@@ -232,10 +232,11 @@ def _own_entry(
 
 def _refuse_clone(port: str, journal: Journal, mac: str, spelling: Spelling) -> None:
     """The unit holds none of several updates journaled for its MAC (restored ones
-    counted: a clone's rerun finds its own undone): which is its own is not known, and
+    counted: a clone's rerun finds its own undone; not those that wrote nothing or were
+    set aside as stale, which restore never writes): which is its own is not known, and
     writing back another unit's saved sectors would give it that unit's files, so not
     even ``--force`` writes. FlashError (nothing written) then; else nothing."""
-    wrote = [e for e in journal.entries(mac) if e.status != "cancelled"]
+    wrote = [e for e in journal.entries(mac) if e.status not in ("cancelled", "stale")]
     if len(wrote) < 2:
         return
     raise FlashError(
