@@ -254,20 +254,39 @@ def test_a_rerun_on_a_restored_clone_leaves_the_other_clones_entry(
     assert whole(b) == original
 
 
-def test_flash_does_not_finish_a_cut_update_over_a_change(
+def test_flash_leaves_a_cut_update_pending_when_its_torn_sector_fits_no_cut(
     virtual_esp32: Start, runner: CliRunner, tmp_path: Path
 ) -> None:
-    """The rerun of a cut update finds its torn sector changed since (bits no cut
-    clears): the entry is left alone, marked stale, and its new content not written."""
+    """The rerun of a cut update finds the sector where it was cut all zero: bits no cut
+    of an erase-only-sets-bits model leaves, but a chip that programs a sector to 0
+    before erasing it does. Neither finished over nor marked stale for good: refused
+    (also --dry-run), nothing written, the entry left pending. A sector changed before
+    one the update wrote after it is no cut at all: left alone, marked stale, as before."""
     unit = arduino(virtual_esp32)
     unit.arm_cut(sector_writes=1)
     flash(runner, unit, tmp_path, expect=3)
     (entry,) = Journal(tmp_path / "journal").entries(MAC)
     torn = next(s for s in entry.sectors if unit.read(s.offset, SECTOR_SIZE) not in (s.old, s.new))
+    cut = whole(unit)
     unit.load(torn.offset, b"\x00" * SECTOR_SIZE)
+    zeroed = whole(unit)
+    for extra in ((), ("--dry-run",)):
+        ca = tmp_path / "ca.pem"
+        args = ["flash", "-p", unit.url, "--board", "mdash-arduino", "--bundle", str(ca)]
+        r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "journal"), *extra])
+        assert r.exit_code == 3, r.output
+        assert f"left sector {torn.offset:#x}, where it was cut" in r.output, r.output
+        assert "its journal entry left pending" in r.output and "--force" in r.output, r.output
+        assert whole(unit) == zeroed
+        assert [e.status for e in Journal(tmp_path / "journal").entries(MAC)] == ["pending"]
+    unit.load(0, cut)
+    unit.load(torn.offset, torn.new)  # as if that sector had been written
+    first = entry.sectors[0]
+    assert first.offset != torn.offset and unit.read(first.offset, SECTOR_SIZE) == first.new
+    unit.load(first.offset, b"\x00" * SECTOR_SIZE)  # changed before a sector written after it
     r = flash(runner, unit, tmp_path, expect=3)  # then refused: the partition does not mount
     assert "no longer matches the unit (its file system changed since); left alone" in r.output
-    assert unit.read(torn.offset, SECTOR_SIZE) == b"\x00" * SECTOR_SIZE
+    assert unit.read(first.offset, SECTOR_SIZE) == b"\x00" * SECTOR_SIZE
     assert [e.status for e in Journal(tmp_path / "journal").entries(MAC)] == ["stale"]
 
 

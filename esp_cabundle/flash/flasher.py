@@ -78,6 +78,7 @@ from .writer import (
     entry_state,
     keep_torn_in_loader,
     refuse_encrypted,
+    torn_or_changed,
     write_journaled,
     write_sectors,
 )
@@ -172,6 +173,9 @@ def _finish_pending(
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
         state = entry_state(flash, entry) if mismatch is None else None
+        if state is not None and state.cut_shaped:
+            earlier = sum(r.sectors_written for r in out if r.action == "finished")
+            raise torn_or_changed(flash.name, entry, state, earlier, spelling)
         if state is None or state.stale:
             why = f"{mismatch}" if mismatch is not None else "its file system changed since"
             if not dry_run:

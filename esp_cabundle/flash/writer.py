@@ -32,6 +32,7 @@ __all__ = [
     "keep_torn_in_loader",
     "refuse_encrypted",
     "table_bounds",
+    "torn_or_changed",
     "write_journaled",
     "write_sectors",
 ]
@@ -79,6 +80,10 @@ class EntryState:
     sectors: dict[int, SectorState]
     changed_ranges: tuple[tuple[int, int], ...]
     changed_sectors: tuple[int, ...] = ()
+    # The one changed sector of an unfinished entry lies where its cut would be (those
+    # before it new, those after it old), only its bits fit no cut: a chip that programs
+    # a sector to 0 before erasing it leaves any pattern, so it may be torn after all.
+    cut_shaped: bool = False
 
     @property
     def stale(self) -> bool:
@@ -141,7 +146,46 @@ def entry_state(flash: Flash, entry: JournalEntry) -> EntryState:
         for off, n, md5 in p.untouched
         if flash.md5(off, n) != md5
     )
-    return EntryState(states, ranges, tuple(changed))
+    shaped = bool(changed) and not ranges and _at_cut(entry, states)
+    return EntryState(states, ranges, tuple(changed), cut_shaped=shaped)
+
+
+def _at_cut(entry: JournalEntry, states: dict[int, SectorState]) -> bool:
+    """One sector holds neither, those before it (in the update's order) new and those
+    after it old: where one cut, updating or restoring (in reverse), leaves it."""
+    order = [states[s.offset] for s in entry.sectors]
+    if order.count("other") != 1:
+        return False
+    at = order.index("other")
+    same = [s.old_md5 == s.new_md5 for s in entry.sectors]  # "new" is also old
+    return all(st == "new" for st in order[:at]) and all(
+        st == "old" or same[at + 1 + i] for i, st in enumerate(order[at + 1 :])
+    )
+
+
+def torn_or_changed(
+    port: str, entry: JournalEntry, state: EntryState, earlier: int, spelling: Spelling = PYTHON
+) -> FlashError:
+    """``flash``'s refusal of a pending update whose one changed sector is where its
+    cut was (:attr:`EntryState.cut_shaped`): torn by a chip that programs before
+    erasing, or changed since, is not known, so it is neither finished over nor set
+    aside as stale for good (nothing would ever undo it): the entry is left pending.
+    ``earlier``: sectors this run wrote finishing an older interrupted update."""
+    (off,) = state.changed_sectors
+    written = (
+        f"only the {plural(earlier, 'sector')} finishing an earlier interrupted update written"
+        if earlier
+        else "nothing written"
+    )
+    return FlashError(
+        f"{port}: the update interrupted on {entry.when} left sector {off:#x}, where it was "
+        "cut, holding neither what it found there nor what it wrote, in a pattern a cut "
+        "erase or program leaves only on a chip that programs a sector before erasing it: "
+        f"torn by that cut, or changed since; {written}, its journal entry left pending",
+        hint=f"inspect the unit ({spelling.inspect_for(port)}); if nothing wrote to it since "
+        f"the cut, {spelling.restore_for(port)} with {spelling.force} puts back what it held "
+        f"before that update, then run {spelling.flash} again",
+    )
 
 
 def table_bounds(entry: JournalEntry, table: PartitionTable) -> list[tuple[int, int]]:
