@@ -12,14 +12,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
-from esp_cabundle.flash import writer
+from esp_cabundle.flash import changed_files, writer
 from esp_cabundle.flash.base import SECTOR_SIZE
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.flash.log_file import LOG_FIELDS
+from esp_cabundle.flash.serial import SerialUnit
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from esp_cabundle.virtual.boards import board_image
@@ -96,10 +98,13 @@ def test_cut_could_leave_only_what_a_cut_erase_or_program_leaves() -> None:
 
 
 def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The tryout's case: /mdash.cfg saved after the update lands in a sector the update
-    wrote. Restore and --dry-run refuse (exit 3) naming the sector; --force writes."""
+    wrote. Restore and --dry-run refuse (exit 3) naming the sector, and the files that
+    changed when the partition is small enough to read them (monkeypatched here: the
+    1.4 MiB SPIFFS of mdash-arduino is not, see the next test); --force writes."""
+    monkeypatch.setattr(changed_files, "NAMED_UP_TO", 2 * 1024 * 1024)
     unit = arduino(virtual_esp32)
     flash(runner, unit, tmp_path)
     put_cfg(runner, unit, tmp_path, b"cfgN")
@@ -111,7 +116,7 @@ def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
         text = json.loads(r.stdout)["units"][0]["error"] if extra == ("--json",) else r.stdout
         assert "changed since the update" in text and "torn" not in text, text
         assert "written sector at 0x291000 holds neither" in text, text
-        assert "files changed since: /mdash.cfg)" in text, text
+        assert "files changed since: /mdash.cfg)" in text and "not named" not in text, text
         assert "nothing written" in text and "--force" in r.stdout, r.stdout
         assert "(losing the change to /mdash.cfg)" in r.stdout or extra == ("--json",)
     assert unit.stats.sectors_erased == erased and whole(unit) == changed
@@ -122,6 +127,37 @@ def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
     assert unit.stats.sectors_erased > erased and whole(unit) != changed
     (found,) = json.loads(r.stdout)["units"][0]["found"]  # said changed, never torn
     assert found["held"] == "changed" and "changed since the update" in found["description"]
+
+
+def test_a_large_partition_is_not_read_whole_to_name_the_changed_files(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mdash-arduino's SPIFFS is 1.4 MiB, minutes over serial at the loader's baud rate:
+    the refusal (and --dry-run's) gives the changed sector and how to see the files,
+    reading the partition table and hashing the journaled sectors, no file system."""
+    unit = arduino(virtual_esp32)
+    flash(runner, unit, tmp_path)
+    put_cfg(runner, unit, tmp_path, b"cfgN")
+    changed = whole(unit)
+    read: list[int] = []
+    real = SerialUnit.read
+
+    def counted(self: SerialUnit, offset: int, length: int) -> bytes:
+        read.append(length)
+        return real(self, offset, length)
+
+    monkeypatch.setattr(SerialUnit, "read", counted)
+    for extra in ((), ("--dry-run",)):
+        read.clear()
+        r = restore(runner, unit, tmp_path, *extra)
+        assert r.exit_code == 3, r.output
+        assert "written sector at 0x291000 holds neither" in r.stdout, r.stdout
+        assert "files changed since" not in r.stdout and "losing the change" not in r.stdout
+        assert "the files in spiffs (1468 KiB) are not named" in r.stdout, r.stdout
+        assert f"'esp-cabundle read --port {unit.url} --all -o dump.bin'" in r.stdout
+        assert "'esp-cabundle fs ls dump.bin --partition spiffs'" in r.stdout, r.stdout
+        assert sum(read) < SECTOR_SIZE, read  # the partition table only, no file system
+        assert whole(unit) == changed
 
 
 def test_a_torn_looking_sector_of_a_finished_update_is_changed(

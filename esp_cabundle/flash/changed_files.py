@@ -2,7 +2,10 @@
 reads "/mdash.cfg changed", not only the sector it lies in. The unit's partition is
 mounted as it is and as the update left it (its changed sectors given their journaled
 new content); the files that differ between the two are the change a restore would
-lose. Said only on that refusal, so its reads cost nothing otherwise."""
+lose. Said only on that refusal, so its reads cost nothing otherwise; and only for a
+partition of at most :data:`NAMED_UP_TO` bytes: mounting one reads all of it (SPIFFS
+its whole region), minutes for a 1.4 MiB partition at the ROM loader's baud rate, so a
+larger one is left to the technician (:func:`unnamed_note`)."""
 
 from __future__ import annotations
 
@@ -18,11 +21,15 @@ from .interrupt import UnitInterrupted
 if TYPE_CHECKING:
     from ..boards import Board
     from ..fs.base import FileSystemImage
+    from ..spelling import Spelling
     from .base import Flash
     from .journal import JournalEntry, JournalPartition
     from .writer import EntryState
 
-__all__ = ["changed_files"]
+__all__ = ["NAMED_UP_TO", "changed_files", "unnamed_note"]
+
+# The largest partition whose files a refusal names (256 KiB: seconds at 115200 baud).
+NAMED_UP_TO = 256 * 1024
 
 
 class _AsLeft:
@@ -66,8 +73,8 @@ def changed_files(
 ) -> list[str]:
     """``fs_0:/mdash.cfg`` for every file that differs between the unit's partition and
     that partition as ``entry`` left it (its sectors that ``state`` says changed since
-    put back to their new content); empty when either does not mount or nothing says
-    how (no board of ours)."""
+    put back to their new content); empty when either does not mount, nothing says
+    how (no board of ours) or the partition is larger than :data:`NAMED_UP_TO`."""
     fs = board.filesystem if board is not None else None
     changed = set(state.changed_sectors)
     if fs is None or not changed:
@@ -76,7 +83,7 @@ def changed_files(
     out = []
     for p in entry.partitions:
         left = {s.offset: s.new for s in p.sectors if s.offset in changed}
-        if not left:
+        if not left or p.size > NAMED_UP_TO:
             continue
         try:
             now, then = (_contents(image) for image in _both(cache, p, left, fs.profile))
@@ -89,3 +96,31 @@ def changed_files(
             f"{prefix}{n}" for n in sorted(now.keys() | then.keys()) if now.get(n) != then.get(n)
         ]
     return out
+
+
+def unnamed_note(
+    port: str, entry: JournalEntry, state: EntryState, board: Board | None, spelling: Spelling
+) -> str:
+    """For a refusal: the partitions with changed sectors too large for
+    :func:`changed_files` to name their files, and how to see them (read the unit, then
+    list the dump's partition); empty when there are none."""
+    changed = set(state.changed_sectors)
+    if board is None or board.filesystem is None:
+        return ""
+    big = [
+        p
+        for p in entry.partitions
+        if p.size > NAMED_UP_TO and any(s.offset in changed for s in p.sectors)
+    ]
+    if not big:
+        return ""
+    names = ", ".join(f"{p.name} ({p.size // 1024} KiB)" for p in big)
+    read = spelling.read_all.replace("PORT", spelling.quote(port))
+    listed = ""
+    if spelling.cli:  # a script reads the dump's files with open_image itself
+        read = f"'{read}'"
+        listed = f", then 'esp-cabundle fs ls dump.bin --partition {big[0].name}'"
+    return (
+        f"; the files in {names} are not named: that would read the whole partition over "
+        f"serial (minutes at the loader's baud rate); to see them, read the unit ({read}{listed})"
+    )

@@ -29,7 +29,7 @@ from ..partitions import DEFAULT_TABLE_OFFSET
 from ..spelling import PYTHON, Spelling
 from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
-from .changed_files import changed_files
+from .changed_files import changed_files, unnamed_note
 from .found import PartitionFound, partitions_found
 from .interrupt import (
     Cancel,
@@ -330,6 +330,7 @@ def _restore_flash(
     if state.stale and not force:
         files = changed_files(guarded, entry, state, board)
         named = f"; files changed since: {', '.join(files)}" if files else ""
+        named += unnamed_note(flash.name, entry, state, board, spelling)
         lost = f" (losing the change to {', '.join(files)})" if files else ""
         raise FlashError(
             f"{flash.name}: the file system changed since the update of {entry.when} "
