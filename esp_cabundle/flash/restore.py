@@ -206,9 +206,9 @@ def _own_entry(
     unit would give it the other's files (its identity, its settings). The one whose
     written sectors and untouched ranges the unit holds (as the update or a cut of it
     left them) and that holds some of what it wrote; none such, the newest one the
-    unit holds as it was before; none at all, the newest (refused as changed since,
-    unless forced). FlashError (nothing written) when the unit holds what several
-    wrote: which is its own is not known."""
+    unit holds as it was before; none at all, the newest (then refused, even forced:
+    :func:`_refuse_clone`). FlashError (nothing written) when the unit holds what
+    several wrote: which is its own is not known."""
     fits = []
     for e in entries:
         if _refusal(e, table, board or _board_of(e), spelling) is None:
@@ -267,7 +267,8 @@ def restore_flash(
     InputError (nothing written) when the journal holds no update of it, or one whose
     partitions are not the unit's (its table, where ``board``, by default the journaled
     board, keeps it) or not the board's file-system partitions; FlashError (nothing
-    written) when the file system changed since that update, unless ``force``;
+    written) when the file system changed since that update, unless ``force`` (even
+    then with several updates journaled for the MAC, clones': :func:`_refuse_clone`);
     UnitInterrupted when ``cancel`` is requested. An entry that cannot be marked
     restored once the unit read back raises nothing: the result's ``journal_error``
     says what to mend. Hints name the board, the journal and what to run as
