@@ -6,7 +6,9 @@ works on any :class:`~esp_cabundle.flash.base.Flash` (a dump too, for tests):
 1. Any update of this unit the journal holds as unfinished is finished first (the
    sectors not yet holding their new content are written), dropped when nothing had
    been written, or set aside as stale when the file system changed since or the
-   entry does not match the unit's partition table.
+   entry does not match the unit's partition table; one whose only change is the
+   sector where it was cut, in bits no cut of ours leaves, is refused and left
+   pending (:func:`~.writer.torn_or_changed`).
 2. The update is planned reading only what the file system needs
    (:func:`~esp_cabundle.flash.plan.plan_ca_update`); already up to date, or ``dry_run``:
    nothing is written.
