@@ -146,7 +146,7 @@ def entry_state(flash: Flash, entry: JournalEntry) -> EntryState:
         for off, n, md5 in p.untouched
         if flash.md5(off, n) != md5
     )
-    shaped = bool(changed) and not ranges and _at_cut(entry, states)
+    shaped = entry.status in UNFINISHED and bool(changed) and not ranges and _at_cut(entry, states)
     return EntryState(states, ranges, tuple(changed), cut_shaped=shaped)
 
 
