@@ -25,7 +25,7 @@ _NO_SHA256 = (DARK_KEY + "zz", DARK_KEY)  # go-dark keys naming no CA file
 # (key, bad value): each a value the campaign's writer never writes for that key.
 _BAD = [
     (DARK, "x"),
-    (DARK, "1850-01-01"),  # naive: the writer always writes the offset
+    (DARK, "1850-01-01T00:00"),  # naive: the writer always writes the offset
     (DARK, "2027-06-06T00:00:00"),
     (DARK, "2027-13-06T00:00:00+00:00"),
     (DARK, "2027-06-06 00:00:00+00:00"),
@@ -37,12 +37,22 @@ _BAD = [
     ("judged_against", "a\nb"),
     ("created_at", "yesterday"),
     ("created_at", "2026-05-13"),
-    ("deadline", "2030-01-01"),
-    # an offset other than UTC's, or "Z" (fromisoformat() reads it from 3.11 on, not
-    # on 3.10): push writes each date in UTC, "+00:00", and a ledger is judged alike
-    # on every Python
-    ("deadline", "2030-01-01T00:00:00-05:00"),
-    ("failing_since", "2024-01-01T00:00:00.123456+05:30"),
+    ("created_at", "2026-05-13T10:00:00-05:00"),  # push writes it: UTC only
+    # "Z" (fromisoformat() reads it from 3.11 on, not on 3.10), offset seconds, a
+    # space for the T, a day or hour the calendar lacks: no isoformat() an older
+    # release kept, even of a caller's date, and a ledger is judged alike on every
+    # Python
+    ("deadline", "2030-01-01T00:00:00-05:00:30"),
+    ("deadline", "2030-01-01 00:00:00-05:00"),
+    ("deadline", "2030-02-30"),
+    ("deadline", "2030-01-01T24:00:00+01:00"),
+    ("failing_since", "2024-01-01T00:00:00.123456+24:00"),
+    ("failing_since", "2024-01-01T00:00:00+05:60"),
+    ("failing_since", "0001-01-01T00:00:00+01:00"),  # before the year 1 in UTC
+    ("failing_since", "2024-01-01T00:00:00.123+05:30"),
+    (DARK, "2027-06-06T12:00Z  +02:00"),
+    (DARK, "2027-06-06T12:00:00+02:00 "),
+    (DARK, "\u0662\u0660\u0662\u0667-06-06"),  # digits, not ASCII ones
     ("created_at", "2026-05-13T10:00:00+05:30:15.123456"),
     ("created_at", "2026-05-13T10:00:00Z"),
     (DARK, "2027-06-06T00:00:00.123456Z"),
@@ -187,3 +197,51 @@ def test_the_values_a_campaign_writes_are_read(tmp_path: Path) -> None:
     assert doc["goes_dark"] == {"2027-06-06T00:00:00+00:00": 1, "unknown": 1}
     code, out, _ = _status(path)
     assert code == 3 and "2027-06-06" in out, out
+
+
+# (stored value, as read): what an older release kept of a library caller's date
+# (go_dark_for's answer, deadline_for's datetime) as given, before push converted it.
+_OLDER = [
+    ("2027-06-06", "2027-06-06T00:00:00+00:00"),
+    ("2027-06-06T02:00:00+02:00", "2027-06-06T00:00:00+00:00"),
+    ("2027-06-05T19:00:00.250000-05:00", "2027-06-06T00:00:00.250000+00:00"),
+]
+
+
+@pytest.mark.parametrize(("stored", "read"), _OLDER)
+def test_a_callers_date_an_older_release_kept_as_given_is_read_in_utc(
+    tmp_path: Path, stored: str, read: str
+) -> None:
+    """Refused as a damaged ledger (exit 2) since push kept only its own form: each
+    consumer now reads the one UTC form, and the file is not rewritten."""
+    path = tmp_path / "c.db"
+    _ledger(path)
+    _set(path, DARK, stored)
+    _set(path, "deadline", stored)
+    before = _set(path, "failing_since", stored)
+    code, out, err = _status(path, "--json")
+    assert code == 3, (out, err)  # read whole; its units pending and offline
+    doc = json.loads(out)
+    assert doc["goes_dark"] == {read: 1, "unknown": 1}, doc
+    assert (doc["campaign"]["deadline"], doc["campaign"]["failing_since"]) == (read, read)
+    assert [u["goes_dark"] for u in doc["units"]] == [read, "unknown"]
+    code, out, _ = _status(path, "--csv")
+    assert code == 3 and out.splitlines()[1].endswith("," + read), out
+    code, out, _ = _status(path, "--all")
+    assert code == 3 and "stops working on 2027-06-06" in out, out
+    with Ledger(path, readonly=True) as ledger:
+        assert ledger.meta()[DARK] == read
+    assert path.read_bytes() == before  # read-only: not rewritten
+    check_ledger(path, ca_sha256=NEW, board="mongoose-os-esp32")  # a dry run's check
+    with Ledger(path) as ledger:  # opened to write, as a resumed campaign does
+        have = ledger.bind(ca_sha256=NEW, board="mongoose-os-esp32", ca_path="/ca.pem")
+        assert (have[DARK], have["failing_since"]) == (read, read)
+
+
+def test_a_callers_past_date_kept_as_given_is_judged_past(tmp_path: Path) -> None:
+    """A date-only value compared with now: as the UTC midnight it names."""
+    path = tmp_path / "c.db"
+    _ledger(path)
+    _set(path, DARK, "2020-01-01")
+    code, out, _ = _status(path, "--json")
+    assert code == 3 and json.loads(out)["goes_dark"]["2020-01-01T00:00:00+00:00"] == 1, out

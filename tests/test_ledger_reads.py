@@ -121,7 +121,7 @@ def test_bind_returns_the_facts_as_bound(tmp_path: Path) -> None:
     [
         (False, "created_at", "yesterday"),  # bind would keep it (INSERT OR IGNORE)
         (True, ledger_meta.DARK_KEY + "cd" * 32, "x"),
-        (True, "deadline", "2030-01-01"),
+        (True, "deadline", "2030-01-01T00:00:00"),  # naive: no caller's isoformat() kept
     ],
 )
 def test_a_fact_damaged_after_opening_is_refused_by_bind(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..errors import InputError
@@ -45,6 +45,19 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # 3.10, and a ledger is judged alike on each). Refused, not guessed.
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?\+00:00", re.ASCII)
 _SHOWN = 80  # characters of a bad value a message shows
+# The dates a library caller fed (go_dark_for's answer, deadline_for's datetime) were
+# kept as given until push converted them as it writes them, and the check read any
+# offset (before it, anything): isoformat() of a date, or of a datetime with another
+# offset. Read as the UTC instant push writes today, so that every consumer sees one
+# form; the file is left as it is. Matched by form and built from the digits, not by
+# fromisoformat() (it reads more on 3.11 and later than on 3.10). No "-00:00", no
+# offset seconds, no "Z": isoformat() writes none of these.
+_CALLER_FED = frozenset({"deadline", "failing_since"})  # and each goes_dark:<SHA-256>
+_OLDER = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{6}))?(?!-00:00)([+-])(\d{2}):([0-5]\d))?",
+    re.ASCII,
+)
 
 
 def _is_instant(value: str) -> bool:
@@ -55,6 +68,27 @@ def _is_instant(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _as_utc(value: str) -> str:
+    """``value`` in push's own form if it is one an older release kept as a caller
+    gave it (a real day and time), else as it is, for the check to judge."""
+    m = _OLDER.fullmatch(value)
+    if m is None or value.endswith("+00:00"):
+        return value
+    year, month, day, hour, minute, second, micro, sign, off_h, off_m = m.groups()
+    try:
+        when = datetime(int(year), int(month), int(day), tzinfo=timezone.utc)
+        if hour is not None:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            zone = timezone(-offset if sign == "-" else offset)  # refuses 24:00 and over
+            when = datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second),
+                int(micro or 0), tzinfo=zone,
+            ).astimezone(timezone.utc)  # fmt: skip
+    except (ValueError, OverflowError):  # 30 February, hour 24; before the year 1 in UTC
+        return value
+    return when.isoformat()
 
 
 def _is_name(value: str) -> bool:
@@ -103,8 +137,9 @@ def _check_schema(p: Path, value: str) -> None:
 
 def checked_meta(p: Path, rows: Iterable[tuple[object, object]]) -> dict[str, str]:
     """The campaign table of the ledger at ``p`` (its ``(key, value)`` rows) as a dict,
-    once every value is one its key's writer writes. A key this release does not know
-    (a later one's) is kept as it is, if text."""
+    once every value is one its key's writer writes, a caller's date an older release
+    kept as given read in push's form (:func:`_as_utc`). A key this release does not
+    know (a later one's) is kept as it is, if text."""
     meta: dict[str, str] = {}
     for key, value in rows:
         if not isinstance(key, str) or not isinstance(value, str):
@@ -126,8 +161,10 @@ def checked_meta(p: Path, rows: Iterable[tuple[object, object]]) -> dict[str, st
                     hint=DAMAGED_HINT,
                     reread=False,
                 )
+            value = _as_utc(value)
             _check(p, key, value, _DARK_RULE)
         elif key in _RULES:
+            value = _as_utc(value) if key in _CALLER_FED else value
             _check(p, key, value, _RULES[key])
         meta[key] = value
     return meta
