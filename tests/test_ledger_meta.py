@@ -239,9 +239,16 @@ def test_a_callers_date_an_older_release_kept_as_given_is_read_in_utc(
 
 
 def test_a_callers_past_date_kept_as_given_is_judged_past(tmp_path: Path) -> None:
-    """A date-only value compared with now: as the UTC midnight it names."""
+    """Compared with now (is_past) as the UTC instant it names: a date alone was naive
+    against an aware now, and a +02:00 one the day before in UTC."""
     path = tmp_path / "c.db"
     _ledger(path)
-    _set(path, DARK, "2020-01-01")
-    code, out, _ = _status(path, "--json")
-    assert code == 3 and json.loads(out)["goes_dark"]["2020-01-01T00:00:00+00:00"] == 1, out
+    for stored, read in (
+        ("2020-01-01", "2020-01-01T00:00:00+00:00"),
+        ("2020-01-01T01:00:00+02:00", "2019-12-31T23:00:00+00:00"),
+    ):
+        _set(path, DARK, stored)
+        code, out, err = _status(path, "--all")
+        assert code == 3 and f"since {read[:10]}" in " ".join(out.split()), (out, err)
+        code, out, _ = _status(path, "--json")
+        assert json.loads(out)["goes_dark"] == {read: 1, "unknown": 1}, out
