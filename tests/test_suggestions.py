@@ -227,8 +227,9 @@ def test_a_command_option_before_the_command_hints_the_line_mended(
         ),
         # one command has it: the line mended
         (
-            ["--lg", "x"],
-            "did you mean --log? it goes after the command: e.g. esp-cabundle flash --log x",
+            ["--listn", "x"],
+            "did you mean --listen? it goes after the command: e.g. esp-cabundle virtual-unit "
+            "--listen x",
         ),
         (  # push and virtual-unit --mdash have it: no one line to mend
             ["--api-key-fil=k"],
