@@ -179,23 +179,28 @@ def test_inspect_port_reads_with_the_named_boards_profile(
     assert "detection: profile arduino (board arduino-esp32-littlefs's)" in r.output
 
 
-def test_read_without_a_partition_names_the_units_partitions(
+def test_read_without_a_partition_says_how_to_list_them(
     start_unit: Callable[..., UnitProcess], runner: CliRunner, in_tmp: Path
 ) -> None:
     """'read -p PORT -o y.bin' hinted --partition spiffs to a Mongoose OS unit, which
-    has none: the hint reads its first file-system partition and names them all;
+    has none; opening the unit to name its partitions rebooted it for a usage error.
+    The hint says NAME and the command listing them; the unit is not touched and
     nothing is written."""
     unit = start_unit("--board", "mongoose-os-esp32")
     r = runner.invoke(cli, ["read", "-p", unit.url, "-o", "y.bin"])
     assert r.exit_code == 2, r.output
     said = " ".join(r.output.split())
     assert "say what to read: --partition NAME or --all" in said
-    line = shlex.join(["read", "-p", unit.url, "-o", "y.bin", "--partition", "fs_0"])
+    line = shlex.join(["read", "-p", unit.url, "-o", "y.bin", "--partition", "NAME"])
     assert (
-        f"hint: e.g. esp-cabundle {line} (the unit's partitions: nvs, otadata, app_0, "
-        "fs_0, app_1, fs_1; or --all for the whole flash)"
+        f"hint: e.g. esp-cabundle {line} (esp-cabundle inspect -p {unit.url} --no-apps "
+        "lists the unit's partitions; or --all for the whole flash)"
     ) in said
     assert list(in_tmp.iterdir()) == []
+    # the listing named is what it says: the unit's partitions
+    r = runner.invoke(cli, ["inspect", "-p", unit.url, "--no-apps"])
+    assert r.exit_code == 0, r.output
+    assert "partition fs_0: data/spiffs" in r.output
 
 
 def test_chip_mismatch_and_lost_link_lines_name_the_mac(

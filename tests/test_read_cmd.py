@@ -141,9 +141,9 @@ def test_quiet_prints_nothing(virtual_esp32: Start, runner: CliRunner, tmp_path:
 @pytest.mark.parametrize(
     ("args", "message", "connects"),
     [
-        # neither: the hint names the unit's partitions, read off its table (a few reads)
-        ([], "--partition NAME or --all", True),
-        # usage errors: refused before any connection
+        # usage errors: refused before any connection (neither: the unit is not opened
+        # to name its partitions, which would reboot it for a usage error)
+        ([], "--partition NAME or --all", False),
         (["--partition", "fs_0", "--all"], "--partition NAME or --all", False),
         (["--partition", "fs_0", "--table-offset", "0x8800"], "not a multiple of 4 KiB", False),
         (["--partition", "fs_0", "--table-offset", "eight"], "not a number", False),

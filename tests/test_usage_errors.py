@@ -53,9 +53,10 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
         # outside a project: chains named, or "nothing to check" followed the copy
         (["check", "--forecast"], "check has no --forecast",
          ["check", "--roadmap", "letsencrypt", "--until", "2035-01-01"]),
-        # the port typed is kept, not replaced by a placeholder
+        # the port typed is kept, not replaced by a placeholder; the unit is not opened to
+        # name its partitions (a reboot, or an unreachable port's connect attempts)
         (["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin"], "say what to read",
-         ["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin", "--partition", "spiffs"]),
+         ["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin", "--partition", "NAME"]),
         (["read", "-p", "u", "--all", "--partition", "nvs", "-o", "x.bin"], "(not both)",
          ["read", "-p", "u", "--partition", "nvs", "-o", "x.bin"]),
         # only what is missing is named: --fs was given

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 import click
 
 from .._stdin import appended_to
-from ..errors import EspCabundleError, InputError
+from ..errors import InputError
 from ..fileio import PRIVATE, already_holds, mode_kept, write_atomic
-from ..flash.reading import read_port, unit_table
+from ..flash.reading import read_port
 from ..text import printable
 from ..ui import echo, emit_json, shown_path
 from ._paths import refuse_unsavable
@@ -105,11 +106,13 @@ def read(
                 words,
                 why="or --all without --partition",
             )
-        named, why = _partitions_to_name(port, table_offset, link)
+        # Said offline: opening the unit to name its partitions would reboot a running
+        # device for a usage error (and wait out an unreachable port's connect attempts).
         raise usage_error(
             "say what to read: --partition NAME or --all (not both)",
-            with_option(words, "--partition", named),
-            why=why,
+            with_option(words, "--partition", "NAME"),
+            why=f"{shlex.join(['esp-cabundle', 'inspect', '-p', port, '--no-apps'])} lists "
+            "the unit's partitions; or --all for the whole flash",
         )
     # Whatever would keep the read from being saved is said before it (minutes per unit
     # on a serial link), and nothing is created for it; the save at the end checks again.
@@ -264,17 +267,3 @@ def _other_bytes(output: Path, size: int, *, mac: str, lost: str) -> InputError:
         hint=f"give another -o (one file per unit: -o dump-{mac.replace(':', '')}.bin), or "
         "add --force to replace it",
     )
-
-
-def _partitions_to_name(port: str, table_offset: int, link: Link) -> tuple[str, str]:
-    """The partition a hint's line reads (the unit's first file-system one) and the
-    words after it naming them all, read off the unit's table: "--partition spiffs"
-    was hinted to units that have none. A unit that does not answer: spiffs, the
-    Arduino and ESP-IDF default, as before (the usage error is what is said)."""
-    try:
-        table = unit_table(port, table_offset=table_offset, spelling=CLI_SPELLING, **link)
-    except EspCabundleError:
-        return "spiffs", "or --all for the whole flash"
-    names = [p.name for p in table]
-    first = next((p.name for p in table if p.may_hold_fs), names[0] if names else "spiffs")
-    return first, f"the unit's partitions: {', '.join(names)}; or --all for the whole flash"

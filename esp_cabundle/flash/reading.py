@@ -234,18 +234,6 @@ def read_port(
         return ReadResult(unit.info, offset, read_skipping_blank(unit, offset, length), p)
 
 
-def unit_table(
-    port: str,
-    *,
-    table_offset: int = DEFAULT_TABLE_OFFSET,
-    spelling: Spelling = PYTHON,
-    **link: Unpack[Link],
-) -> PartitionTable:
-    """The partition table of the unit on ``port`` (a few reads): what a hint names."""
-    with open_unit(port, **link) as unit:
-        return read_table(unit, offset=table_offset, spelling=spelling)
-
-
 def inspect_port(
     port: str,
     *,
