@@ -121,11 +121,14 @@ def _mac(esp: Any) -> str:
 
 def _said_so_far(port: str, esp: Any) -> UnitInfo | None:
     """The unit as far as it said before the stub and the flash: its chip and MAC (the
-    flash unread: size and id 0); None when even the MAC read fails (the failure that
-    follows is then said as it comes)."""
+    flash unread: size and id 0); None when the ROM refuses the MAC read (the failure
+    that follows is then said as it comes). A link lost or silent here is raised: going
+    on would wait out another timeout before saying the same."""
     try:
         mac = _mac(esp)
-    except Exception:  # a link lost here is said by the next step, or by the last
+    except Exception as e:
+        if is_link_failure(e):
+            raise
         return None
     chip = str(esp.CHIP_NAME)
     return UnitInfo(port, chip, chip, (), mac, flash_size=0, flash_id=0, stub=False)
@@ -234,11 +237,14 @@ class SerialUnit(Flash):
                     raise DeviceError(f"{port}: link lost while connecting ({e})") from e
                 raise
 
-            # The MAC first (two eFuse reads the ROM answers): a unit refused or lost
-            # while connecting is still named by it in a station's line and log.
-            said = _said_so_far(port, esp)
-            step = "checking the chip"
+            said: UnitInfo | None = None
+            step = "reading the MAC"
             try:
+                # The MAC first (two eFuse reads the ROM answers): a unit refused or lost
+                # while connecting is still named by it in a station's line and log.
+                # Inside the try: whatever ends the read (Ctrl-C too) closes the port.
+                said = _said_so_far(port, esp)
+                step = "checking the chip"
                 if expected_chip is not None:
                     wanted = (expected_chip,) if isinstance(expected_chip, str) else expected_chip
                     if chip_key(esp.CHIP_NAME) not in {chip_key(w) for w in wanted}:
