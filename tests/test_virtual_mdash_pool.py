@@ -19,7 +19,7 @@ from support.fleet import mdash_unit
 from esp_cabundle.limits import MAX_JSON_DEPTH
 from esp_cabundle.virtual import rpc_http
 from esp_cabundle.virtual.mdash_cloud import WORKERS, MdashCloud
-from esp_cabundle.virtual.rpc_http import YIELD_AFTER
+from esp_cabundle.virtual.rpc_http import YIELD_AFTER, JsonHandler
 
 KEY = "k3y-for-the-pool"
 AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -93,16 +93,36 @@ def test_a_flood_of_idle_connections_never_raises_the_threads_past_the_pool() ->
     assert cloud.errors == []
 
 
-def test_a_flood_of_requests_waits_its_turn_and_is_all_answered() -> None:
+def test_a_flood_of_requests_waits_its_turn_and_is_all_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """64 clients at once on 2 workers: every one answered 200 by the cloud's 2 threads
-    (no thread per connection), both of them serving at once at some point."""
+    (no thread per connection), both of them serving at once at some point. Counted in
+    the handler, the first request held until a second is in it: two at once is certain,
+    not a sampler's luck (a request takes ~1 ms)."""
     cloud = MdashCloud([mdash_unit("m-1")], KEY, workers=2)
-    peak, most, stop = [0], [0], threading.Event()
+    lock, both, stop = threading.Lock(), threading.Event(), threading.Event()
+    now, peak, most = [0], [0], [0]
+    serve = cloud.serve
+
+    def counted(h: JsonHandler, verb: str) -> None:
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+            if now[0] == 2:
+                both.set()
+        try:
+            both.wait(5)  # the first holds until a second is served beside it
+            serve(h, verb)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(cloud, "serve", counted)
 
     def watch() -> None:
         while not stop.is_set():
             most[0] = max(most[0], len(server_threads(cloud)))
-            peak[0] = max(peak[0], busy(cloud))
             time.sleep(0.002)
 
     watcher = threading.Thread(target=watch)
@@ -115,7 +135,8 @@ def test_a_flood_of_requests_waits_its_turn_and_is_all_answered() -> None:
         stop.set()
         watcher.join()
         cloud.close()
-    assert most[0] == 2 and peak[0] == 2 and cloud.errors == []
+    assert both.is_set() and peak[0] == 2 and now[0] == 0
+    assert most[0] == 2 and cloud.errors == []
 
 
 def test_slow_request_heads_give_their_workers_to_a_waiting_request() -> None:
