@@ -610,3 +610,29 @@ def test_a_stop_before_the_first_write_says_unchanged_in_one_sentence() -> None:
     assert said == {
         "stopped before anything was written: the unit is unchanged, holding the CA file it had"
     }
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_stopped_line_not_whole_says_why_not_to_restart_it(kept: bool) -> None:
+    """The STOPPED line is the one place a stop is said: a unit NOT whole keeps what the
+    removed "interrupted:" block told, that it is left in its bootloader and that
+    firmware formatting a file system it cannot mount would wipe every other file."""
+    from esp_cabundle.flash.interrupt import PartitionHolding
+
+    parts = (PartitionHolding("spiffs", "unmountable", 1, 5),)
+    stop = Interruption("/dev/ttyUSB0", "update", 1, 5, parts, kept_in_loader=kept)
+    (line,) = render_lines([stopped_line("/dev/ttyUSB0", "24:0a:c4:12:34:56", stop, 1.25)])
+    text = " ".join(line.split())
+    assert "NOT whole: do not restart it (spiffs does not mount" in text, text
+    assert ("left in its bootloader" in text) is kept
+    assert "would wipe every other file; next: " in text, text
+    # a whole unit (partly applied, every file system mounts) is not warned
+    whole = Interruption(
+        "/dev/ttyUSB0",
+        "update",
+        1,
+        5,
+        (PartitionHolding("fs_0", "new", 1, 1), PartitionHolding("fs_1", "old", 0, 4)),
+    )
+    (line,) = render_lines([stopped_line("/dev/ttyUSB0", "24:0a:c4:12:34:56", whole, 1.25)])
+    assert "wipe" not in line and "bootloader" not in line

@@ -294,6 +294,11 @@ def _other_ca(r: FlashResult) -> str:
     return ""
 
 
+# Why a unit NOT whole must not boot (Interruption.state says it at length).
+NOT_WHOLE_WARNING = (
+    "firmware formatting a file system it cannot mount (SPIFFS.begin(true)) "
+    "would wipe every other file"
+)
 # What a stopped unit holds, in the words of the job stopped (Interruption.holds).
 _HOLDS = {
     "old": "unchanged: holds its old CA file",
@@ -330,6 +335,10 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
     parts = stop.partition_words()  # the line is the one place a stop is said
     if parts:
         holds = f"{holds} ({parts})"
+    if stop.kept_in_loader:  # not reset: still in download mode, its firmware not run
+        holds += ", left in its bootloader"
+    if stop.holds == "broken":  # why "do not restart it": the rest of the describe()
+        holds += f"; {NOT_WHOLE_WARNING}"
     return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 
