@@ -14,12 +14,15 @@ from ..spelling import PYTHON, Spelling
 if TYPE_CHECKING:
     from ..blocks import FlashCache
     from ..fs.spiffs_layout import SpiffsProfile
+    from ..partitions import PartitionTable
+    from .journal import Journal
 
 __all__ = [
     "TornFileSystem",
     "damaged_fs_note",
     "formatted_otherwise",
     "spiffs_variant",
+    "stale_torn_error",
     "torn_fs_error",
 ]
 
@@ -61,7 +64,10 @@ def damaged_fs_note(
 
 class TornFileSystem(FlashError):
     """A refusal whose advice is: do not boot the unit (its firmware would format the
-    partition): :func:`~.flasher.flash_unit` leaves such a unit in its bootloader."""
+    partition): :func:`~.flasher.flash_unit` leaves such a unit in its bootloader.
+    ``partition`` names it, so the flasher can tell its journal's stale entry of it."""
+
+    partition: str = ""
 
 
 def torn_fs_error(p: Partition, said: str, port: str, spelling: Spelling = PYTHON) -> FlashError:
@@ -71,7 +77,7 @@ def torn_fs_error(p: Partition, said: str, port: str, spelling: Spelling = PYTHO
     --board: its journal, wherever the update ran, finishes or undoes it, and the
     firmware must not boot first (it would format the partition)."""
     where = f" {spelling.journal_dir} DIR" if spelling.cli else f", {spelling.journal_dir}DIR"
-    return TornFileSystem(
+    error = TornFileSystem(
         f"{said}; it holds a file system of the board's kind, so it may be an update "
         "interrupted part-way (a link cut mid-write); nothing was written, nothing formatted",
         hint="keep the unit from booting its firmware (connected, in download mode): it "
@@ -81,6 +87,44 @@ def torn_fs_error(p: Partition, said: str, port: str, spelling: Spelling = PYTHO
         f"({spelling.restore_from(port, 'DIR')}); "
         f"{spelling.journal_list_in('DIR')} shows a journal's entries",
     )
+    error.partition = p.name
+    return error
+
+
+def stale_torn_error(
+    error: TornFileSystem,
+    table: PartitionTable,
+    journal: Journal,
+    mac: str,
+    board: str,
+    spelling: Spelling = PYTHON,
+) -> TornFileSystem:
+    """``error`` again, unless the newest update of its partition that ``journal`` holds
+    for ``mac`` was set aside as stale (changed since the cut, by this run or one
+    before): no rerun finishes it and restore skips a stale entry, so "its journal
+    finishes it" would be wrong; the one remedy left is a fresh image."""
+    p = table.by_name(error.partition)
+    touched = [
+        e for e in journal.entries(mac) if any(q.name == error.partition for q in e.partitions)
+    ]
+    if p is None or not touched or touched[-1].status != "stale":
+        return error
+    when = touched[-1].when
+    pack = (
+        f"esp-cabundle pack --board {board} --bundle ca.pem -o fs.bin"
+        if spelling.cli
+        else f"{spelling.pack} for the unit's board"
+    )
+    stale = TornFileSystem(
+        error.message,
+        hint="keep the unit from booting its firmware (connected, in download mode): it "
+        f"would format {p.name}, losing every file; the journal's entry of the update "
+        f"of {when} is stale (the file system changed since), so no rerun or restore "
+        f"finishes or undoes it: rewrite {p.name} with a fresh image ({pack}, then "
+        f"esptool write-flash {p.offset:#x} fs.bin); the files it held are lost",
+    )
+    stale.partition = p.name
+    return stale
 
 
 def formatted_otherwise(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> str | None:

@@ -41,7 +41,7 @@ from ..errors import FlashError, OutputError
 from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import JOB, Flash, ProgressCallback, say, step, within
-from .damaged import TornFileSystem
+from .damaged import TornFileSystem, stale_torn_error
 from .found import (
     Resumed,
     ca_words,
@@ -377,6 +377,8 @@ def flash_ca(
             # Before the journal and the first write: say so, the unit is as it was.
             if "nothing was written" not in e.message:
                 e.message += "; nothing was written, the unit is unchanged"
+            if isinstance(e, TornFileSystem):  # its entry here set aside: say so
+                raise stale_torn_error(e, table, journal, mac, board.name, spelling) from None
             raise
         try:
             entry = journal.record(entry)
