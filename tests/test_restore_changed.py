@@ -368,3 +368,15 @@ def test_restore_log_says_restored_in_flash_logs_columns(
     assert restored["roots_after"] == flashed["roots_before"]
     assert restored["ca_after"] == flashed["ca_before"]
     assert "undid the update of" in json.loads(restored["notes"])[0]
+
+
+def test_restore_help_and_readme_say_which_entry_is_undone(runner: CliRunner) -> None:
+    """Of several entries for a MAC restore picks the one whose written content the unit
+    holds, not simply the newest: its help and the README say so."""
+    r = runner.invoke(cli, ["restore", "--help"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Undo the newest update" not in text
+    assert "whose written content the unit holds: of several entries for a MAC" in text, text
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "(of the update whose written content the unit holds: of several" in readme

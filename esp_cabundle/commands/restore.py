@@ -86,10 +86,12 @@ def restore(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Undo the newest update 'esp-cabundle flash' journaled for each unit (found by its
-    MAC): every sector it wrote gets its saved original content back, so the partition
-    is byte for byte what it was. Run it again to undo the update before that; once
-    every update journaled for the unit is undone it says so and exits 0, writing nothing.
+    """Undo the update 'esp-cabundle flash' journaled for each unit (found by its MAC)
+    whose written content the unit holds: of several entries for a MAC (clones share
+    one), that one, else the newest. Every sector it wrote gets its saved original
+    content back, so the partition is byte for byte what it was. Run it again to undo
+    the update before that; once every update journaled for the unit is undone it says
+    so and exits 0, writing nothing.
 
     Nothing is written when the file system changed since that update (the ranges the
     update left alone no longer hash the same, or a sector it wrote holds neither its

@@ -262,7 +262,9 @@ def restore_flash(
     cancel: Cancel | None = None,
     spelling: Spelling = PYTHON,
 ) -> RestoreResult:
-    """Write back the old content of the newest journaled update of this unit.
+    """Write back the old content of the journaled update this unit holds: of several
+    for ``mac`` (clones share one), the one whose written content it holds, else the
+    newest (:func:`_own_entry`).
 
     InputError (nothing written) when the journal holds no update of it, or one whose
     partitions are not the unit's (its table, where ``board``, by default the journaled
