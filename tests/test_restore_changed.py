@@ -380,3 +380,24 @@ def test_restore_help_and_readme_say_which_entry_is_undone(runner: CliRunner) ->
     assert "whose written content the unit holds: of several entries for a MAC" in text, text
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
     assert "(of the update whose written content the unit holds: of several" in readme
+
+
+def test_restore_log_fills_a_failed_row_from_the_entry_chosen(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A restore refused (changed since the update) had chosen its entry: the failed row
+    names that entry's board and partitions, and says it was not undone."""
+    unit = arduino(virtual_esp32)
+    flash(runner, unit, tmp_path)
+    put_cfg(runner, unit, tmp_path, b"cfgN")
+    changed = whole(unit)
+    log = tmp_path / "station.csv"
+    r = restore(runner, unit, tmp_path, "--log", str(log))
+    assert r.exit_code == 3 and whole(unit) == changed, r.output
+    with log.open(newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert row["result"] == "failed" and "changed since the update" in row["error"]
+    assert row["board"] == "mdash-arduino" and row["partitions"] == "spiffs"
+    assert row["mac"] == MAC and row["chip"] == "ESP32"
+    assert row["roots_after"] == "" and row["sectors_written"] == "0"
+    assert "failed undoing the update of " in json.loads(row["notes"])[0]

@@ -18,7 +18,7 @@ import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..blocks import FlashCache
 from ..boards import board_file, load_board
@@ -61,7 +61,13 @@ if TYPE_CHECKING:
     from ..partitions import PartitionTable
     from .serial import Link, UnitInfo
 
-__all__ = ["AlreadyRestored", "RestoreResult", "restore_flash", "restore_unit"]
+__all__ = [
+    "AlreadyRestored",
+    "RestoreResult",
+    "failed_entry",
+    "restore_flash",
+    "restore_unit",
+]
 
 # The shares of a restore (of JOB): connecting, checking the unit against the journal,
 # then writing the old sectors back.
@@ -277,18 +283,35 @@ def restore_flash(
     ``spelling`` does: a stop's next step and the journal's too (a ``journal`` given is
     told it).
     """
+    chosen: list[JournalEntry] = []
     with spoken_with(spelling, journal) as told:  # in the caller's words, as restore_unit's
-        return _restore_flash(
-            flash,
-            mac=mac,
-            journal=told,
-            dry_run=dry_run,
-            force=force,
-            progress=progress,
-            board=board,
-            cancel=cancel,
-            spelling=spelling,
-        )
+        try:
+            return _restore_flash(
+                flash,
+                mac=mac,
+                journal=told,
+                dry_run=dry_run,
+                force=force,
+                progress=progress,
+                board=board,
+                cancel=cancel,
+                spelling=spelling,
+                chosen=chosen,
+            )
+        except EspCabundleError as e:
+            if chosen and not isinstance(e, UnitInterrupted):  # a stop carries its result
+                setattr(e, _ENTRY, chosen[-1])  # pickled in its __dict__
+            raise
+
+
+# The attribute of a failed restore's error naming the entry it was undoing.
+_ENTRY = "restoring_entry"
+
+
+def failed_entry(error: BaseException | None) -> JournalEntry | None:
+    """The journal entry a restore had chosen when ``error`` ended it (None: none yet),
+    so a failed unit's log record still names its board and partitions."""
+    return cast("JournalEntry | None", getattr(error, _ENTRY, None))
 
 
 def _restore_flash(
@@ -302,7 +325,9 @@ def _restore_flash(
     board: Board | None,
     cancel: Cancel | None,
     spelling: Spelling,
+    chosen: list[JournalEntry],
 ) -> RestoreResult:
+    """:func:`restore_flash`; the entry undone is put in ``chosen`` once it is known."""
     entries = journal.undoable(mac)
     if not entries:
         raise _nothing_to_undo(journal, mac, spelling)
@@ -318,6 +343,7 @@ def _restore_flash(
     if len(entries) > 1:
         entry, known = _own_entry(guarded, entries, table, asked, spelling)
         board = asked or _board_of(entry)
+    chosen.append(entry)
     mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
         raise InputError(
@@ -441,7 +467,8 @@ def restore_unit(
     spelling: Spelling = PYTHON,
     **link: Unpack[Link],
 ) -> RestoreResult:
-    """Connect and undo the newest journaled update of the unit (found by its MAC);
+    """Connect and undo the journaled update the unit holds (found by its MAC; of several,
+    as :func:`restore_flash` picks);
     ``on_connect`` hears which unit answered (a failure later still names its MAC);
     ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling``: as for
     :func:`restore_flash`."""

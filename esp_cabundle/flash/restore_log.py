@@ -11,7 +11,7 @@ from ..text import printable
 from .base import SECTOR_SIZE
 from .found import NO_CA, per_partition
 from .interrupt import UnitInterrupted
-from .restore import AlreadyRestored, RestoreResult
+from .restore import AlreadyRestored, RestoreResult, failed_entry
 from .station import next_step
 
 if TYPE_CHECKING:
@@ -47,9 +47,10 @@ def restore_log_record(outcome: UnitOutcome[Any], board: str | None) -> dict[str
     journal entry left unmarked (a full disk) in ``notes``."""
     r = _known(outcome)
     done = r if isinstance(r, RestoreResult) else None
-    entry = done.entry if done is not None else None
-    info = outcome.unit
     e = outcome.error
+    # a failure after the entry was chosen: its board and partitions are known all the same
+    entry = done.entry if done is not None else failed_entry(e)
+    info = outcome.unit
     error = f"{e.message}; next: {next_step(e, outcome.port)}" if e is not None else ""
     found = per_partition([(f.name, f.listed) for f in done.found]) if done is not None else ()
     result = restore_log_result(outcome)
@@ -64,7 +65,8 @@ def restore_log_record(outcome: UnitOutcome[Any], board: str | None) -> dict[str
     if isinstance(r, AlreadyRestored):
         notes.append(printable(r.message))
     if entry is not None:
-        notes.append(printable(f"undid the update of {entry.when} (journal {entry.path})"))
+        undid = "undid" if done is not None else "failed undoing"
+        notes.append(printable(f"{undid} the update of {entry.when} (journal {entry.path})"))
     if done is not None and done.journal_error is not None:
         j = done.journal_error
         notes.append(printable(f"journal: {j.message}; next: {j.hint}"))
