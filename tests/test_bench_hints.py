@@ -18,7 +18,7 @@ import esp_cabundle
 from esp_cabundle.blocks import FlashCache
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import DeviceError
+from esp_cabundle.errors import DeviceError, ImageError
 from esp_cabundle.flash import plan_checks
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.serial import open_unit
@@ -246,3 +246,42 @@ def test_inspect_with_a_board_whose_profile_does_not_mount_says_so(
     assert "profile: esp-idf" in said
     assert "note: does not mount with profile mongoose-os (board odd's): " in said
     assert "read as its bytes say" in said
+
+
+@pytest.mark.timeout(60)  # each try planned the power-safe orders: minutes per try
+def test_full_spiffs_says_a_bundle_that_fits_within_seconds(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The SPIFFS path of the search: an mDash dump whose 1.4 MB SPIFFS a filler file
+    left nearly full. The size said fits as the unit's own write takes it, 256 bytes
+    more does not; the search tries the write alone, in seconds."""
+    from esp_cabundle.fs import open_image
+    from esp_cabundle.fs.spiffs import SpiffsImage
+
+    flash = bytearray(dumps.arduino_dump())
+    off, size = 0x290000, 0x160000
+    image = open_image(bytes(flash[off : off + size]), fs_type="spiffs", profile="esp-idf")
+    image.write("/fill.bin", bytes(950_000))
+    flash[off : off + size] = image.to_bytes()
+    (in_tmp / "dump.bin").write_bytes(flash)
+    (in_tmp / "big.pem").write_bytes(_big_pem())
+    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
+    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    m = re.search(
+        r"partition 'spiffs' has ([\d,]+) bytes free \(the old /ca.pem's 3,929 bytes are "
+        r"freed only once the new one is written\); the new /ca.pem needs ([\d,]+) bytes; "
+        r"the image was not changed; flash a smaller bundle \(fewer roots\), at most "
+        r"([\d,]+) bytes \(run 'esp-cabundle build' with --max-bytes (\d+)",
+        said,
+    )
+    assert m, said
+    free, need, most, budget = (int(g.replace(",", "")) for g in m.groups())
+    assert most == budget and 256 <= most <= free and most < need
+    assert not (in_tmp / "new.bin").exists()
+    data = bytes(flash[off : off + size])
+    SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most))  # fits
+    with pytest.raises(ImageError):
+        SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most + 256))
