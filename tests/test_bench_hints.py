@@ -193,14 +193,23 @@ def test_read_without_a_partition_says_how_to_list_them(
     assert "say what to read: --partition NAME or --all" in said
     line = shlex.join(["read", "-p", unit.url, "-o", "y.bin", "--partition", "NAME"])
     assert (
-        f"hint: e.g. esp-cabundle {line} (esp-cabundle inspect -p {unit.url} --no-apps "
+        f"hint: e.g. esp-cabundle {line} (esp-cabundle inspect --port {unit.url} --no-apps "
         "lists the unit's partitions; or --all for the whole flash)"
     ) in said
     assert list(in_tmp.iterdir()) == []
     # the listing named is what it says: the unit's partitions
-    r = runner.invoke(cli, ["inspect", "-p", unit.url, "--no-apps"])
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps"])
     assert r.exit_code == 0, r.output
     assert "partition fs_0: data/spiffs" in r.output
+    # inspect has no --table-offset: the hint says so rather than list another table
+    r = runner.invoke(cli, ["read", "-p", unit.url, "-o", "y.bin", "--table-offset", "0x9000"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert (
+        "inspect has no --table-offset: it reads the table at 0x8000, or where its --board "
+        "NAME puts it; yours is at 0x9000)"
+    ) in said, said
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_chip_mismatch_and_lost_link_lines_name_the_mac(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from .._stdin import appended_to
 from ..errors import InputError
 from ..fileio import PRIVATE, already_holds, mode_kept, write_atomic
 from ..flash.reading import read_port
+from ..partitions import DEFAULT_TABLE_OFFSET
 from ..text import printable
 from ..ui import echo, emit_json, shown_path
 from ._paths import refuse_unsavable
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 @click.option(
     "--table-offset",
     type=Size(name="offset", align=0x1000),
-    default="0x8000",
+    default=f"{DEFAULT_TABLE_OFFSET:#x}",
     show_default=True,
     metavar="OFFSET",
     help="Where the partition table is (CONFIG_PARTITION_TABLE_OFFSET).",
@@ -108,11 +108,17 @@ def read(
             )
         # Said offline: opening the unit to name its partitions would reboot a running
         # device for a usage error (and wait out an unreachable port's connect attempts).
+        listing = f"{CLI_SPELLING.inspect_for(port)} --no-apps lists the unit's partitions"
+        if table_offset != DEFAULT_TABLE_OFFSET:  # inspect reads it where --board says
+            listing += (
+                " (inspect has no --table-offset: it reads the table at "
+                f"{DEFAULT_TABLE_OFFSET:#x}, or where its --board NAME puts it; yours is "
+                f"at {table_offset:#x})"
+            )
         raise usage_error(
             "say what to read: --partition NAME or --all (not both)",
             with_option(words, "--partition", "NAME"),
-            why=f"{shlex.join(['esp-cabundle', 'inspect', '-p', port, '--no-apps'])} lists "
-            "the unit's partitions; or --all for the whole flash",
+            why=f"{listing}; or --all for the whole flash",
         )
     # Whatever would keep the read from being saved is said before it (minutes per unit
     # on a serial link), and nothing is created for it; the save at the end checks again.
