@@ -75,10 +75,11 @@ class Flip:
         return text
 
 
-def roadmap_words(since: datetime, why: str) -> str:
+def roadmap_words(since: datetime, why: str, chain: str = "this chain") -> str:
     """:attr:`FailingSince.roadmap_text` of ``since`` and ``why``: also what ``push``
-    says of the roadmap's date its ledger keeps, in check's words."""
-    said = "servers a shipped roadmap says send this chain fail from"
+    says of the roadmap's date its ledger keeps, in check's words; ``chain``: what
+    names the chain, for a sentence that shows none (push's)."""
+    said = f"servers a shipped roadmap says send {chain} fail from"
     return f"{said} {since.date().isoformat()} ({why})"
 
 

@@ -65,7 +65,9 @@ def date_lines(
 
 
 def _roadmap_words(when: datetime | str, why: str) -> str:
-    """check's words for the roadmap's date (``timeline.roadmap_words``)."""
+    """check's words for the roadmap's date (``timeline.roadmap_words``), naming the
+    chain: push's sentence shows none (check's says "this chain" beside it)."""
     from ..timeline import roadmap_words  # deferred: verify's forecasting, for this line only
 
-    return roadmap_words(datetime.fromisoformat(when) if isinstance(when, str) else when, why)
+    day = datetime.fromisoformat(when) if isinstance(when, str) else when
+    return roadmap_words(day, why, "that server's chain")

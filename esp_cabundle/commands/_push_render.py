@@ -335,7 +335,7 @@ def render_report(
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
                 "roadmap_since": (  # check's failing_since.roadmap_since, beside it
-                    {"date": report.roadmap[0].isoformat(), "why": report.roadmap[1]}
+                    {"date": report.roadmap[0].date().isoformat(), "why": report.roadmap[1]}
                     if report.roadmap
                     else None
                 ),
