@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -20,9 +21,10 @@ from support.fleet_links import MdashStandIn
 from support.gated import gated
 
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import ArgumentTypeError
+from esp_cabundle.errors import ArgumentTypeError, OutputError
 from esp_cabundle.push.campaign import CampaignOptions, PushFile, _Run
 from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.push.ledger_rows import TEXT_CAP
 
 KEY = "k3y-for-roadmap-tests"
 REPO = Path(__file__).resolve().parent.parent
@@ -150,6 +152,7 @@ def test_the_earliest_files_roadmap_is_kept_beside_its_date(tmp_path: Path) -> N
         (ROAD[0], "a\nb"),
         ("2024-06-06", KINDS),
         (ROAD[0], 3),
+        (ROAD[0], "k" * (TEXT_CAP + 1)),  # past what the ledger keeps of any text
     ],
 )
 def test_a_callers_roadmap_that_is_none_of_push_is_its_error(tmp_path: Path, given: object) -> None:
@@ -167,3 +170,69 @@ def test_a_callers_roadmap_that_is_none_of_push_is_its_error(tmp_path: Path, giv
 def test_campaign_options_refuse_a_roadmap_for_that_is_no_function() -> None:
     with pytest.raises(ArgumentTypeError, match="roadmap_for= takes a function or None"):
         CampaignOptions(roadmap_for="2024-06-06")  # type: ignore[arg-type]
+
+
+def test_a_roadmap_why_at_the_cap_is_kept(tmp_path: Path) -> None:
+    why = "k" * TEXT_CAP
+    run = _campaign(
+        tmp_path / "c.db", deadline_for=lambda _: PROVEN, roadmap_for=lambda _: (ROAD[0], why)
+    )
+    try:
+        run.note_old_ca(b"a")
+    finally:
+        run.ledger.close()
+    assert _meta(tmp_path / "c.db")["roadmap_why"] == why
+
+
+def test_a_stored_roadmap_why_past_the_cap_is_a_damaged_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board=BOARD, ca_path="/ca.pem")
+        ledger.set_meta("failing_since", PROVEN.isoformat())
+        ledger.set_meta("roadmap_since", ROAD[0].isoformat())
+    db = sqlite3.connect(path)
+    with db:  # a value push never writes
+        db.execute("INSERT INTO campaign VALUES ('roadmap_why', ?)", ("k" * (TEXT_CAP + 1),))
+    db.close()
+    before = path.read_bytes()
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path)])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.split())
+    assert f"the ledger {path} is damaged" in said and "'roadmap_why'" in said, said
+    assert f"at most {TEXT_CAP} characters" in said, said
+    assert path.read_bytes() == before
+
+
+class _FailingWrite:
+    """The ledger's connection, failing the write of ``key`` as a full disk would."""
+
+    def __init__(self, db: sqlite3.Connection, key: str) -> None:
+        self.db, self.key = db, key
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+        if sql.startswith("INSERT") and params[:1] == (self.key,):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.db.execute(sql, params)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+
+@pytest.mark.parametrize("key", ["roadmap_since", "roadmap_why"])
+def test_failing_since_and_the_roadmap_are_written_in_one_transaction(
+    tmp_path: Path, key: str
+) -> None:
+    """They were three transactions: a crash after the first left failing_since with no
+    roadmap beside it (or an earlier file's)."""
+    path = tmp_path / "c.db"
+    run = _campaign(path, deadline_for=lambda _: PROVEN, roadmap_for=lambda _: ROAD)
+    try:
+        real = run.ledger._db
+        run.ledger._db = _FailingWrite(real, key)  # type: ignore[assignment]
+        with pytest.raises(OutputError, match="disk I/O error"):
+            run.note_old_ca(b"a")
+        run.ledger._db = real
+        meta = _meta(path)
+        assert not {"failing_since", "roadmap_since", "roadmap_why"} & set(meta), meta
+    finally:
+        run.ledger.close()

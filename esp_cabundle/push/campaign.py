@@ -37,14 +37,24 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from ..dates import as_utc
-from ..errors import ArgumentTypeError, EspCabundleError, InputError, UnitRpcError, UnitUnreachable
+from ..errors import ArgumentTypeError, EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
-from ..text import byte_count
+from ..text import byte_count, shorten
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, ROADMAP_KEY, ROADMAP_WHY_KEY, UNKNOWN
+from .ledger_files import TEXT_CAP
+from .ledger_meta import (
+    DARK_KEY,
+    JUDGED_KEY,
+    NONE_FOUND,
+    ROADMAP_KEY,
+    ROADMAP_WHY_KEY,
+    UNKNOWN,
+    caller_instant,
+    is_roadmap_why,
+)
 from .ledger_schema import PROGRESS
 from .refusals import out_of_space
 from .room import room_for
@@ -383,21 +393,24 @@ class _Run:
             if failing:  # already failing: says nothing of when the watch ends
                 if self.failing_since is None or when < self.failing_since:
                     self.failing_since = when
-                    self.ledger.set_meta("failing_since", ledger_instant(when))
-                    self.record_roadmap(roadmap)
+                    self.record_failing(when, roadmap)
             elif self.deadline is None or when < self.deadline:
                 self.deadline = when
                 self.ledger.set_meta("deadline", ledger_instant(when))
 
-    def record_roadmap(self, roadmap: tuple[datetime, str] | None) -> None:
-        """Keep the roadmap's date beside ``failing_since``: the earliest file's, or
-        none (an earlier file's left beside this one's date would be another chain's)."""
+    def record_failing(self, when: datetime, roadmap: tuple[datetime, str] | None) -> None:
+        """Keep ``failing_since`` and the roadmap's date beside it, in one transaction
+        (a crash between them left one file's date beside another's): the earliest
+        file's, or none (an earlier file's left beside this one's date would be another
+        chain's)."""
         self.roadmap = roadmap
+        facts = {"failing_since": ledger_instant(when)}
         if roadmap is None:
-            self.ledger.delete_meta(ROADMAP_KEY, ROADMAP_WHY_KEY)
+            self.ledger.set_metas(facts, delete=(ROADMAP_KEY, ROADMAP_WHY_KEY))
         else:
-            self.ledger.set_meta(ROADMAP_KEY, ledger_instant(roadmap[0]))
-            self.ledger.set_meta(ROADMAP_WHY_KEY, roadmap[1])
+            facts[ROADMAP_KEY] = ledger_instant(roadmap[0])
+            facts[ROADMAP_WHY_KEY] = roadmap[1]
+            self.ledger.set_metas(facts)
 
     def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
         """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
@@ -424,11 +437,9 @@ def _go_dark_value(value: object) -> str:
     if value in (NONE_FOUND, UNKNOWN):
         return str(value)
     if isinstance(value, str):
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        try:
-            return ledger_instant(datetime.fromisoformat(text))
-        except (ValueError, InputError):
-            pass
+        kept = caller_instant(value)  # by form: fromisoformat() reads more on 3.11+
+        if kept is not None:
+            return kept
     raise ArgumentTypeError(
         f"go_dark_for gave {value!r}: an ISO date, {NONE_FOUND!r} or {UNKNOWN!r} is needed",
         hint="return when.isoformat() for a date, 'none' when it never fails, 'unknown' "
@@ -443,10 +454,12 @@ def _roadmap_value(value: object) -> tuple[datetime, str] | None:
         return None
     if isinstance(value, tuple) and len(value) == 2:
         when, why = value
-        if isinstance(when, datetime) and isinstance(why, str) and why and why.isprintable():
+        if isinstance(when, datetime) and isinstance(why, str) and is_roadmap_why(why):
             return as_utc(when), why
+    shown = shorten(repr(value), 200)  # a why past the cap is not echoed whole
     raise ArgumentTypeError(
-        f"roadmap_for gave {value!r}: None or (a datetime, the server kinds as one line) is needed",
+        f"roadmap_for gave {shown}: None or (a datetime, the server kinds as one line of "
+        f"at most {TEXT_CAP} characters) is needed",
         hint="return (since.roadmap_since, since.roadmap_why) of check's failing_since, "
         "or None when it has no roadmap date",
     )

@@ -179,8 +179,18 @@ class Ledger:
             db.execute("INSERT OR REPLACE INTO campaign (key, value) VALUES (?, ?)", (key, value))
 
     def delete_meta(self, *keys: str) -> None:
+        self.set_metas({}, delete=keys)
+
+    def set_metas(self, values: dict[str, str], *, delete: Sequence[str] = ()) -> None:
+        """Write ``values`` and drop ``delete`` in one transaction: facts read as a pair
+        (failing_since and the roadmap's date beside it) are never left half written."""
         with self._tx() as db:
-            db.executemany("DELETE FROM campaign WHERE key = ?", [(k,) for k in keys])
+            for key in delete:
+                db.execute("DELETE FROM campaign WHERE key = ?", (key,))
+            for key, value in values.items():
+                db.execute(
+                    "INSERT OR REPLACE INTO campaign (key, value) VALUES (?, ?)", (key, value)
+                )
 
     def bind(self, *, ca_sha256: str, board: str, ca_path: str) -> dict[str, str]:
         """Tie the ledger to one CA file: a ledger records one campaign, and a row

@@ -25,8 +25,14 @@ _NO_TABLES = "a SQLite database without a campaign's tables"
 _MAGIC = b"SQLite format 3\x00"
 _MADE_WAIT = 5.0  # seconds a ledger another process is making may take to appear whole
 # Bytes of any value (or row) SQLite hands over on a ledger's connection: a unit's text
-# columns each at their cap (ledger_rows.TEXT_CAP) fit; a longer one is refused unread.
+# columns each at their cap (TEXT_CAP) fit; a longer one is refused unread.
 SQLITE_LIMIT = 4 << 20
+# Characters of any text the ledger keeps (a unit's text column, the roadmap's kinds).
+# The tool writes far less: a firmware version is cut to 120, a unit id to 128 (MQTT) or
+# a URL, an error is a message of a few hundred (a unit's reply quoted, a hint); 64 Ki
+# leaves room for what a later release may write. Here, not in ledger_rows: ledger_meta
+# checks it too, and ledger_rows imports ledger_meta.
+TEXT_CAP = 64 * 1024
 
 
 DAMAGED_HINT = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..text import printable, shorten
-from .ledger_files import DAMAGED_HINT, LedgerDamaged
+from .ledger_files import DAMAGED_HINT, TEXT_CAP, LedgerDamaged
 
 __all__ = [
     "DARK_KEY",
@@ -24,7 +24,9 @@ __all__ = [
     "ROADMAP_WHY_KEY",
     "SCHEMA_VERSION",
     "UNKNOWN",
+    "caller_instant",
     "checked_meta",
+    "is_roadmap_why",
 ]
 
 SCHEMA_VERSION = 2  # the newest schema this release reads and writes (1 is migrated)
@@ -91,8 +93,26 @@ def _as_utc(value: str) -> str:
     return when.isoformat()
 
 
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?", re.ASCII)
+
+
+def caller_instant(value: str) -> str | None:
+    """A library caller's ISO date (``isoformat()`` of a date, or of a datetime: naive
+    is UTC, "Z" is +00:00) in push's form, or None: judged by the form :func:`_as_utc`
+    reads, not by fromisoformat(), which reads "20270606" and "+02" on 3.11 and later
+    only, so that push judges a caller alike on every Python."""
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    text = _as_utc(text + "+00:00" if _NAIVE.fullmatch(text) else text)
+    return text if _is_instant(text) else None
+
+
 def _is_name(value: str) -> bool:
     return bool(value) and value.isprintable()
+
+
+def is_roadmap_why(value: str) -> bool:
+    """The roadmap's kinds as push writes them: one line, at most ``TEXT_CAP`` long."""
+    return _is_name(value) and len(value) <= TEXT_CAP
 
 
 _DATE = "a UTC date and time, +00:00 (as push writes it)"
@@ -105,7 +125,10 @@ _RULES: dict[str, tuple[Callable[[str], object], str]] = {
     "deadline": (_is_instant, _DATE),
     "failing_since": (_is_instant, _DATE),
     ROADMAP_KEY: (_is_instant, _DATE),
-    ROADMAP_WHY_KEY: (_is_name, "the roadmap's server kinds and their dates"),
+    ROADMAP_WHY_KEY: (
+        is_roadmap_why,
+        f"the roadmap's server kinds and their dates, at most {TEXT_CAP} characters",
+    ),
     JUDGED_KEY: (_is_name, f"the servers' names, or '{NOTHING_JUDGED}'"),
 }
 _DARK_RULE = (

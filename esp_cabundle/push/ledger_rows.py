@@ -19,17 +19,13 @@ import sqlite3
 from pathlib import Path
 
 from ..text import printable, shorten
-from .ledger_files import DAMAGED_HINT, SQLITE_LIMIT, LedgerDamaged, sqlite_errors
+from .ledger_files import DAMAGED_HINT, SQLITE_LIMIT, TEXT_CAP, LedgerDamaged, sqlite_errors
 from .ledger_meta import DARK_KEY
 from .ledger_schema import STATES
 from .urls import shown_address
 
 __all__ = ["TEXT_CAP", "check_units"]
 
-# Characters of any text column. The tool writes far less: a firmware version is cut to
-# 120, a unit id to 128 (MQTT) or a URL, an error is a message of a few hundred (a
-# unit's reply quoted, a hint); 64 Ki leaves room for what a later release may write.
-TEXT_CAP = 64 * 1024
 assert 4 * TEXT_CAP * 16 <= SQLITE_LIMIT  # each text column full, 4-byte UTF-8
 ATTEMPTS_CAP = 2**31 - 1  # one attempt per pass: a campaign never counts near this
 _SHOWN = 80  # characters of a bad value a message shows
