@@ -236,14 +236,41 @@ def _own_entry(
     return chosen[0] if chosen else (entries[0], None)
 
 
-def _refuse_clone(port: str, journal: Journal, mac: str, spelling: Spelling) -> None:
-    """The unit holds none of several updates journaled for its MAC (restored ones
-    counted: a clone's rerun finds its own undone; not those that wrote nothing or were
-    set aside as stale, which restore never writes): which is its own is not known, and
-    writing back another unit's saved sectors would give it that unit's files, so not
-    even ``--force`` writes. FlashError (nothing written) then; else nothing."""
+def _history_of(other: JournalEntry, entry: JournalEntry) -> bool:
+    """``other``, restored, is this unit's own past beside ``entry``: undone before
+    ``entry`` was written (flash, restore, flash again), or written over what ``entry``
+    wrote (each sector both wrote found holding ``entry``'s new content: a later update
+    already undone, "run it again"). A clone's restored update is neither: undone
+    after the other clone's update was journaled, and written over its own sectors."""
+    if other.status != "restored":
+        return False
+    if other.created < entry.created:
+        return (other.updated or other.created) <= entry.created
+    wrote = {s.offset: s.new_md5 for s in entry.sectors}
+    shared = [s for s in other.sectors if s.offset in wrote]
+    return bool(shared) and all(s.old_md5 == wrote[s.offset] for s in shared)
+
+
+def _refuse_clone(
+    port: str,
+    journal: Journal,
+    mac: str,
+    entry: JournalEntry,
+    state: EntryState,
+    spelling: Spelling,
+) -> None:
+    """The unit (changed since ``entry``) holds none of several updates journaled for
+    its MAC: which is its own is not known, and writing back another unit's saved
+    sectors would give it that unit's files, so not even ``--force`` writes. Counted
+    against ``entry``: the others that wrote something (not cancelled or stale, which
+    restore never writes) and are not this unit's own history (:func:`_history_of`).
+    None when ``entry`` is cut-shaped: the unit holds that update as its cut left it,
+    but for the one torn sector, so it is this unit's (flash's hint names --force).
+    FlashError (nothing written) when refused; else nothing."""
+    if state.cut_shaped:
+        return
     wrote = [e for e in journal.entries(mac) if e.status not in ("cancelled", "stale")]
-    if len(wrote) < 2:
+    if not [e for e in wrote if e.id != entry.id and not _history_of(e, entry)]:
         return
     raise FlashError(
         f"{port}: none of the {len(wrote)} updates journaled for {mac} in "
@@ -355,7 +382,7 @@ def _restore_flash(
         )
     state = known or entry_state(guarded, entry)
     if state.stale:
-        _refuse_clone(flash.name, journal, mac, spelling)
+        _refuse_clone(flash.name, journal, mac, entry, state, spelling)
     if state.stale and not force:
         files = changed_files(guarded, entry, state, board)
         named = f"; files changed since: {', '.join(files)}" if files else ""

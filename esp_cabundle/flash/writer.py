@@ -98,10 +98,15 @@ class EntryState:
         if self.changed_sectors:
             where = ", ".join(f"{off:#x}" for off in sorted(self.changed_sectors))
             n = len(self.changed_sectors)
+            # cut-shaped: flash's refusal (torn_or_changed) says the same of it
+            how = (
+                "where it was cut: torn by that cut, or changed since"
+                if self.cut_shaped
+                else "and no cut leaves that"
+            )
             parts.append(
                 f"{plural(n, 'written sector')} at {where} {'holds' if n == 1 else 'hold'} "
-                "neither what the update found there nor what it wrote, and no cut "
-                "leaves that"
+                f"neither what the update found there nor what it wrote, {how}"
             )
         if self.changed_ranges:
             ranges = ", ".join(f"{off:#x}+{n:#x}" for off, n in self.changed_ranges)
