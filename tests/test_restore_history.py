@@ -127,3 +127,14 @@ def test_the_restore_force_flash_hints_at_after_a_torn_cut_works(
     assert statuses(tmp_path) == ["complete", "restored"]
     flash_ca(runner, unit, tmp_path, CA)
     assert statuses(tmp_path) == ["complete", "restored", "complete"]
+
+
+def test_restore_help_says_what_even_force_does_not_write(runner: CliRunner) -> None:
+    """--help says nothing changed is written "unless --force"; the clone refusal that
+    holds even with --force is said beside it, with how to restore such a unit."""
+    r = runner.invoke(cli, ["restore", "--help"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Not even --force writes over a changed file system when another update" in text
+    assert "clones sharing a MAC would get each other's files" in text
+    assert "--journal-dir naming a journal that holds only the unit's own entry" in text

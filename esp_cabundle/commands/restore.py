@@ -99,6 +99,10 @@ def restore(
     --force, nor when the unit holds what several updates journaled for its MAC wrote
     (clones: each unit gets back the update it holds), nor when the journal
     entry names partitions the unit's own partition table does not have where it says.
+    Not even --force writes over a changed file system when another update journaled
+    for its MAC may be the unit's own instead (one not undone, or one undone on another
+    unit: clones sharing a MAC would get each other's files); --journal-dir naming a
+    journal that holds only the unit's own entry restores it.
     Ctrl-C, SIGTERM or SIGHUP stops at once before the first write, else after the
     sector being written, says what the unit holds, and exits 130; run the same command
     again to finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
