@@ -11,11 +11,15 @@ from click.testing import CliRunner, Result
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.base import SECTOR_SIZE
+from esp_cabundle.flash.changed_files import unnamed_note
 from esp_cabundle.flash.journal import Journal
+from esp_cabundle.flash.writer import EntryState
+from esp_cabundle.spelling import CLI_SPELLING
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical
 from tests.test_restore_changed import (
+    BOARD,
     CA,
     MAC,
     Start,
@@ -138,3 +142,40 @@ def test_restore_help_says_what_even_force_does_not_write(runner: CliRunner) -> 
     assert "Not even --force writes over a changed file system when another update" in text
     assert "clones sharing a MAC would get each other's files" in text
     assert "--journal-dir naming a journal that holds only the unit's own entry" in text
+
+
+def test_the_unnamed_files_hint_reads_the_partition_and_lists_it(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A changed 1.4 MiB SPIFFS: the refusal's hint reads that partition alone (not the
+    whole flash) and lists the file; followed as printed, it shows /mdash.cfg."""
+    unit = arduino(virtual_esp32)
+    flash_ca(runner, unit, tmp_path, CA)
+    put_cfg(runner, unit, tmp_path, b"cfgN")
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 3, r.output
+    text = " ".join(r.stdout.split())
+    read = f"esp-cabundle read --port {unit.url} --partition spiffs -o part.bin"
+    assert f"'{read}', then 'esp-cabundle fs ls part.bin'" in text, text
+    part = tmp_path / "part.bin"
+    args = read.split()[1:]
+    r = runner.invoke(cli, [*args[:-1], str(part)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["fs", "ls", str(part)])
+    assert r.exit_code == 0 and "/mdash.cfg" in r.stdout, r.output
+
+
+def test_the_unnamed_files_hint_sets_off_a_single_quoted_port_as_is(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A port the shell needs single quotes for (a '$' in it) is not put inside another
+    pair: the commands are then given as is; a plain port's are set off in quotes."""
+    unit = arduino(virtual_esp32)
+    flash_ca(runner, unit, tmp_path, CA)
+    (entry,) = Journal(tmp_path / "journal").entries(MAC)
+    state = EntryState({}, (), (entry.sectors[0].offset,))
+    note = unnamed_note("rfc2217://h:4000?$x", entry, state, BOARD, CLI_SPELLING)
+    assert "(esp-cabundle read --port 'rfc2217://h:4000?$x' --partition spiffs" in note, note
+    assert "-o part.bin, then esp-cabundle fs ls part.bin)" in note, note
+    note = unnamed_note("/dev/ttyUSB0", entry, state, BOARD, CLI_SPELLING)
+    assert "('esp-cabundle read --port /dev/ttyUSB0 --partition spiffs -o part.bin'" in note

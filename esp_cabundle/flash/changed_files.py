@@ -102,8 +102,8 @@ def unnamed_note(
     port: str, entry: JournalEntry, state: EntryState, board: Board | None, spelling: Spelling
 ) -> str:
     """For a refusal: the partitions with changed sectors too large for
-    :func:`changed_files` to name their files, and how to see them (read the unit, then
-    list the dump's partition); empty when there are none."""
+    :func:`changed_files` to name their files, and how to see them (read that partition
+    alone, not the whole flash, then list the file's files); empty when there are none."""
     changed = set(state.changed_sectors)
     if board is None or board.filesystem is None:
         return ""
@@ -115,12 +115,19 @@ def unnamed_note(
     if not big:
         return ""
     names = ", ".join(f"{p.name} ({p.size // 1024} KiB)" for p in big)
-    read = spelling.read_all.replace("PORT", spelling.quote(port))
-    listed = ""
-    if spelling.cli:  # a script reads the dump's files with open_image itself
-        read = f"'{read}'"
-        listed = f", then 'esp-cabundle fs ls dump.bin --partition {big[0].name}'"
+    port_said = spelling.quote(port)
+    if not spelling.cli:  # a script reads the partition's files with open_image itself
+        read = f"unit = open_unit({port_said}); unit.read({big[0].offset:#x}, {big[0].size:#x})"
+        listed = ""
+    else:
+        read = f"esp-cabundle read --port {port_said} --partition {big[0].name} -o part.bin"
+        listed = "esp-cabundle fs ls part.bin"
+        # commands are set off in single quotes, unless the port is already in them
+        if "'" not in port_said:
+            read, listed = f"'{read}'", f"'{listed}'"
+        listed = f", then {listed}"
     return (
         f"; the files in {names} are not named: that would read the whole partition over "
-        f"serial (minutes at the loader's baud rate); to see them, read the unit ({read}{listed})"
+        f"serial (minutes at the loader's baud rate); to see them, read that partition "
+        f"alone ({read}{listed})"
     )
