@@ -179,3 +179,24 @@ def test_the_unnamed_files_hint_sets_off_a_single_quoted_port_as_is(
     assert "-o part.bin, then esp-cabundle fs ls part.bin)" in note, note
     note = unnamed_note("/dev/ttyUSB0", entry, state, BOARD, CLI_SPELLING)
     assert "('esp-cabundle read --port /dev/ttyUSB0 --partition spiffs -o part.bin'" in note
+
+
+def test_a_clone_restored_before_the_other_was_updated_never_gets_its_files(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Clone A updated and restored, then clone B updated, then A's firmware saves its
+    settings and A is restored with --force: B's update found B's files, not what A's
+    restore left, so it is not A's: refused, nothing written, B's entry left complete."""
+    a, b = arduino(virtual_esp32), arduino(virtual_esp32)
+    put_cfg(runner, a, tmp_path, b"unit A")
+    put_cfg(runner, b, tmp_path, b"unit B")
+    flash_ca(runner, a, tmp_path, CA)
+    assert restore(runner, a, tmp_path).exit_code == 0
+    flash_ca(runner, b, tmp_path, CA)
+    put_cfg(runner, a, tmp_path, b"unit A, later")
+    held = whole(a)
+    r = restore(runner, a, tmp_path, "--force")
+    assert r.exit_code == 3, r.output
+    assert "none of the 2 updates journaled" in r.stdout, r.stdout
+    assert whole(a) == held and cfg_of(a) == b"unit A, later"
+    assert statuses(tmp_path) == ["restored", "complete"]

@@ -238,17 +238,20 @@ def _own_entry(
 
 def _history_of(other: JournalEntry, entry: JournalEntry) -> bool:
     """``other``, restored, is this unit's own past beside ``entry``: undone before
-    ``entry`` was written (flash, restore, flash again), or written over what ``entry``
-    wrote (each sector both wrote found holding ``entry``'s new content: a later update
-    already undone, "run it again"). A clone's restored update is neither: undone
-    after the other clone's update was journaled, and written over its own sectors."""
+    ``entry`` was written, which found the unit as ``other`` found it (flash, restore,
+    flash again); or written over what ``entry`` wrote ("run it again"). Either way each
+    sector both wrote must agree, so a clone's restored update, whose sectors held that
+    clone's own files, is neither."""
     if other.status != "restored":
         return False
     if other.created < entry.created:
-        return (other.updated or other.created) <= entry.created
-    wrote = {s.offset: s.new_md5 for s in entry.sectors}
-    shared = [s for s in other.sectors if s.offset in wrote]
-    return bool(shared) and all(s.old_md5 == wrote[s.offset] for s in shared)
+        if (other.updated or other.created) > entry.created:
+            return False
+        found = {s.offset: s.old_md5 for s in entry.sectors}
+    else:
+        found = {s.offset: s.new_md5 for s in entry.sectors}
+    shared = [s for s in other.sectors if s.offset in found]
+    return bool(shared) and all(s.old_md5 == found[s.offset] for s in shared)
 
 
 def _refuse_clone(
