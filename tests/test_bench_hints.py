@@ -98,6 +98,25 @@ def _big_pem() -> bytes:
     return out.encode()
 
 
+def _room_said(said: str, part: str, fs: str) -> int:
+    """The no-room hint's figures, checked never to contradict its refusal: the room it
+    states is below the new file's size, is the --max-bytes it suggests, and with the
+    bytes the file system keeps adds up to the free bytes it shows. Returns that room."""
+    m = re.search(
+        rf"partition '{part}' has room for a CA file of at most ([\d,]+) bytes \(([\d,]+) "
+        rf"bytes free, of which {fs} keeps about ([\d,]+) for its [a-z -]+ and [a-z ]+; "
+        r"the old /ca.pem's 3,929 bytes are freed only once the new one is "
+        r"written\); the new /ca.pem needs ([\d,]+) bytes; the image was not changed; "
+        r"flash a smaller bundle \(fewer roots\): run 'esp-cabundle build' with "
+        r"--max-bytes (\d+) to be refused a larger one",
+        said,
+    )
+    assert m, said
+    most, free, kept, need, budget = (int(g.replace(",", "")) for g in m.groups())
+    assert 256 <= most < need and most == budget and most + kept == free and kept > 0
+    return most
+
+
 def test_full_file_system_says_free_and_needed_bytes_and_a_bundle_that_fits(
     runner: CliRunner, in_tmp: Path
 ) -> None:
@@ -112,16 +131,7 @@ def test_full_file_system_says_free_and_needed_bytes_and_a_bundle_that_fits(
     assert r.exit_code == 2, r.output
     said = " ".join(r.output.split())
     assert "removing files" not in said
-    m = re.search(
-        r"partition 'fs_0' has ([\d,]+) bytes free \(the old /ca.pem's 3,929 bytes are freed "
-        r"only once the new one is written\); the new /ca.pem needs ([\d,]+) bytes; the image "
-        r"was not changed; flash a smaller bundle \(fewer roots\), at most ([\d,]+) bytes "
-        r"\(run 'esp-cabundle build' with --max-bytes (\d+) to be refused a larger one\)",
-        said,
-    )
-    assert m, said
-    free, need, most, budget = (int(g.replace(",", "")) for g in m.groups())
-    assert most == budget and most <= free < need
+    most = _room_said(said, "fs_0", "LittleFS")
     assert not (in_tmp / "new.bin").exists()
 
     # the size said fits, and 256 bytes more does not
@@ -279,18 +289,44 @@ def test_full_spiffs_says_a_bundle_that_fits_within_seconds(
     r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
     assert r.exit_code == 2, r.output
     said = " ".join(r.output.split())
-    m = re.search(
-        r"partition 'spiffs' has ([\d,]+) bytes free \(the old /ca.pem's 3,929 bytes are "
-        r"freed only once the new one is written\); the new /ca.pem needs ([\d,]+) bytes; "
-        r"the image was not changed; flash a smaller bundle \(fewer roots\), at most "
-        r"([\d,]+) bytes \(run 'esp-cabundle build' with --max-bytes (\d+)",
-        said,
-    )
-    assert m, said
-    free, need, most, budget = (int(g.replace(",", "")) for g in m.groups())
-    assert most == budget and 256 <= most <= free and most < need
+    most = _room_said(said, "spiffs", "SPIFFS")
     assert not (in_tmp / "new.bin").exists()
     data = bytes(flash[off : off + size])
     SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most))  # fits
     with pytest.raises(ImageError):
         SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most + 256))
+
+
+@pytest.mark.timeout(60)
+def test_spiffs_with_no_usable_room_does_not_call_its_free_bytes_room(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """An mDash SPIFFS so full no CA file fits, yet still "bytes free" by SPIFFS_info:
+    the hint says there is no room, and that SPIFFS keeps all the free bytes, not a
+    free figure next to a refusal; nothing is written."""
+    from esp_cabundle.fs import open_image
+
+    flash = bytearray(dumps.arduino_dump())
+    off, size = 0x290000, 0x160000
+    image = open_image(bytes(flash[off : off + size]), fs_type="spiffs", profile="esp-idf")
+    image.write("/fill.bin", bytes(950_000))
+    image.write("/fill2.bin", bytes(60_900))  # leaves < 256 bytes a new CA could use
+    flash[off : off + size] = image.to_bytes()
+    (in_tmp / "dump.bin").write_bytes(flash)
+    (in_tmp / "big.pem").write_bytes(_big_pem())
+    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
+    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    m = re.search(
+        r"partition 'spiffs' has no room for a CA file \(([\d,]+) bytes free, of which "
+        r"SPIFFS keeps all for its clean-up and file records; the old /ca.pem's 3,929 bytes "
+        r"are freed only once the new one is written\); the new /ca.pem needs ([\d,]+) "
+        r"bytes; the image was not changed \(the unit's other files are its firmware's",
+        said,
+    )
+    assert m, said
+    assert int(m.group(1).replace(",", "")) > 0
+    assert "--max-bytes" not in said and "at most" not in said
+    assert not (in_tmp / "new.bin").exists()

@@ -284,31 +284,46 @@ def _unit_of(cache: FlashCache) -> SerialUnit | None:
 def _no_room_hint(
     p: Partition, edit: PartitionEdit, path: str, ca: bytes, spelling: Spelling
 ) -> str:
-    """A unit's file system too full for the new CA file: its free bytes against the
-    file's, and the largest CA file it takes (found by trial writes in memory, to 256
-    bytes), to build a smaller bundle to. "Free space by removing files" named no way
-    to remove one on a unit."""
+    """A unit's file system too full for the new CA file: the largest CA file it takes
+    (found by trial writes in memory, to 256 bytes) against the file's, to build a
+    smaller bundle to. That figure leads, not the raw free bytes: SPIFFS keeps part of
+    those for its clean-up, and "322,535 bytes free" against "needs 256,122 bytes" read
+    as a contradiction. "Free space by removing files" named no way to remove one."""
     space = edit.image.device_space()
-    free = f"{space[1]:,} bytes free" if space is not None else "too little room"
     old = edit.read(path)
-    held = (
-        f" (the old {path}'s {len(old):,} bytes are freed only once the new one is written)"
-        if old
-        else ""
-    )
-    said = f"partition '{p.name}' has {free}{held}; the new {path} needs {len(ca):,} bytes"
     # no file outgrows the free space and the old file's together: the search starts there
     bound = len(ca) if space is None else min(len(ca), space[1] + len(old or b"") + 1)
-    fit = _largest_fit(edit, path, bound)
+    fit = _largest_fit(edit, path, bound)  # below bound: below the new file's size
+    notes = []
+    if space is not None:  # the raw figure kept, saying why not all of it is usable
+        fs, use = (
+            ("SPIFFS", "its clean-up and file records")
+            if isinstance(edit, SpiffsEdit)
+            else ("LittleFS", "its file records and whole blocks")
+        )
+        kept = space[1] - fit
+        share = "all" if fit < 256 else f"about {kept:,}"
+        notes.append(
+            f"{space[1]:,} bytes free, of which {fs} keeps {share} for {use}"
+            if kept > 0
+            else f"{space[1]:,} bytes free"
+        )
+    if old:
+        notes.append(
+            f"the old {path}'s {len(old):,} bytes are freed only once the new one is written"
+        )
+    why = f" ({'; '.join(notes)})" if notes else ""
+    need = f"the new {path} needs {len(ca):,} bytes"
     if fit < 256:
         return (
-            f"{said}, and its other files leave no room for a CA file; the image was "
-            "not changed (the unit's other files are its firmware's: reflash its file system)"
+            f"partition '{p.name}' has no room for a CA file{why}; {need}; the image was not "
+            "changed (the unit's other files are its firmware's: reflash its file system)"
         )
     budget = f"{spelling.max_bytes} {fit}" if spelling.cli else f"{spelling.max_bytes[:-4]}{fit})"
     return (
-        f"{said}; the image was not changed; flash a smaller bundle (fewer roots), at "
-        f"most {fit:,} bytes ({spelling.build} with {budget} to be refused a larger one)"
+        f"partition '{p.name}' has room for a CA file of at most {fit:,} bytes{why}; {need}; "
+        f"the image was not changed; flash a smaller bundle (fewer roots): {spelling.build} "
+        f"with {budget} to be refused a larger one"
     )
 
 
