@@ -35,6 +35,7 @@ from .options import (
     journal_dir_option,
     json_option,
     link_options,
+    log_format_option,
     parse_at,
     port_option,
     quiet_option,
@@ -60,11 +61,7 @@ if TYPE_CHECKING:
     "log_file",
     help="Append one record per unit (time, port, MAC, chip, fingerprints, result).",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["csv", "jsonl"]),
-    help="Log format (default: csv for *.csv, JSON lines otherwise).",
-)
+@log_format_option
 @link_options
 @click.option(
     "-v",

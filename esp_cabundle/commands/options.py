@@ -342,6 +342,13 @@ def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return baud_option(reset_options(command))
 
 
+# flash's and restore's station log: one format option, one default rule.
+log_format_option = click.option(
+    "--log-format",
+    type=click.Choice(["csv", "jsonl"]),
+    help="Log format (default: csv for *.csv, JSON lines otherwise).",
+)
+
 journal_dir_option = click.option(
     "--journal-dir",
     type=DirPath("journal directory"),

@@ -27,6 +27,7 @@ from .options import (
     journal_dir_option,
     json_option,
     link_options,
+    log_format_option,
     port_option,
     quiet_option,
 )
@@ -59,11 +60,7 @@ Undone = RestoreResult | AlreadyRestored
     "log_file",
     help="Append one 'restored' record per unit to a station log 'flash --log' writes.",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["csv", "jsonl"]),
-    help="Log format (default: csv for *.csv, JSON lines otherwise).",
-)
+@log_format_option
 @link_options
 @click.option(
     "-v",
