@@ -115,3 +115,23 @@ def test_an_existing_log_is_left_as_it_was_when_a_record_does_not_fit(
     with pytest.raises(station.OutputError, match="cannot append to the log"):
         station.append_log(log, [{"time": "u", "port": "q", "result": "failed"}], "jsonl")
     assert log.read_bytes() == before
+
+
+def test_records_lost_says_what_each_caller_knows_and_nothing_it_does_not() -> None:
+    """flash counts its units' results and says what a rerun would log; restore (one
+    form for every unit) says neither: no empty brackets, no rerun promise."""
+    from esp_cabundle.commands._station import records_lost
+
+    err = station.OutputError("cannot append to the log x.csv", hint="free some space")
+    bare = records_lost([("p1", err), ("p2", err)], 3)
+    assert bare.message == (
+        "cannot append to the log x.csv: the records of 2 units are missing from it "
+        "(p1, p2); the units' own work is done, as reported above"
+    )
+    assert bare.hint == (
+        "free some space; copy what the missing records would say from the lines above (or --json)"
+    )
+    one = records_lost([("p1", err)], 1, done="1 updated", rerun="running again logs it")
+    assert "the record of 1 unit is missing from it (p1); the unit's own work" in one.message
+    assert one.message.endswith("as reported above (1 updated)")
+    assert one.hint.endswith("(or --json): running again logs it")

@@ -134,3 +134,32 @@ def journals_unmarked(
         else ""
     )
     return OutputError(f"{port}: {first.message}{also}", hint=first.hint)
+
+
+def records_lost(
+    unlogged: Sequence[tuple[str, OutputError]],
+    units: int,
+    *,
+    done: str = "",
+    rerun: str = "",
+) -> OutputError:
+    """A log's failure, said once the units are reported (``report_station``'s ``then``):
+    the first error's words, which units' records it lacks (``unlogged``: port and error,
+    in port order) and that their own work is done, as reported. ``done`` names what
+    that work came to; ``rerun`` says what running again would log instead."""
+    first = unlogged[0][1]
+    ports = ", ".join(port for port, _ in unlogged)
+    whose = (
+        "the record of 1 unit is"
+        if len(unlogged) == 1
+        else f"the records of {len(unlogged)} units are"
+    )
+    theirs = "the unit's" if units == 1 else "the units'"
+    came_to = f" ({done})" if done else ""
+    again = f": {rerun}" if rerun else ""
+    return OutputError(
+        f"{first.message}: {whose} missing from it ({ports}); {theirs} own work is done, "
+        f"as reported above{came_to}",
+        hint=f"{first.hint}; copy what the missing records would say from the lines above "
+        f"(or --json){again}",
+    )

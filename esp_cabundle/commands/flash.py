@@ -25,7 +25,7 @@ from ..flash.station import (
 from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
 from ._plan_view import flash_dict, outcome_detail_lines
-from ._station import journals_unmarked, report_station, run_station
+from ._station import journals_unmarked, records_lost, report_station, run_station
 from ._usage import typed_board_again
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -201,7 +201,7 @@ def flash(
 
     # in port order, as the units are reported (they were logged as they ended)
     unlogged.sort(key=lambda pair: units.index(pair[0].port))
-    lost = records_lost(unlogged, outcomes) if unlogged else None
+    lost = flash_records_lost(unlogged, outcomes) if unlogged else None
     # a unit stopped or failed after finishing an interrupted update carries it too
     said = [(o.port, known_result(o)) for o in outcomes]
     unmarked = journals_unmarked(
@@ -260,26 +260,19 @@ _DONE = {
 }
 
 
-def records_lost(
+def flash_records_lost(
     unlogged: list[tuple[UnitOutcome[FlashResult], OutputError]],
     outcomes: list[UnitOutcome[FlashResult]],
 ) -> OutputError:
-    """The log's failure, said once the units are reported: the first error's words,
-    which records it lacks, and that the units are as reported (their work is done)."""
-    first = unlogged[0][1]
-    ports = [o.port for o, _ in unlogged]
+    """The log's failure (``records_lost``), with what each unlogged unit's work came to
+    counted by its log result."""
     done: dict[str, int] = {}
     for o, _ in unlogged:
         result = log_result(o)
         done[result] = done.get(result, 0) + 1
-    said = ", ".join(f"{n} {_DONE.get(r, r)}" for r, n in done.items())
-    whose = (
-        "the record of 1 unit is" if len(ports) == 1 else f"the records of {len(ports)} units are"
-    )
-    units = "the unit's" if len(outcomes) == 1 else "the units'"
-    return OutputError(
-        f"{first.message}: {whose} missing from it ({', '.join(ports)}); {units} own "
-        f"work is done, as reported above ({said})",
-        hint=f"{first.hint}; copy what the missing records would say from the lines "
-        "above (or --json): running again would log them up-to-date, not as this run did",
+    return records_lost(
+        [(o.port, e) for o, e in unlogged],
+        len(outcomes),
+        done=", ".join(f"{n} {_DONE.get(r, r)}" for r, n in done.items()),
+        rerun="running again would log them up-to-date, not as this run did",
     )

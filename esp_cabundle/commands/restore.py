@@ -20,7 +20,7 @@ from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ._bench import Line, failure_line, found_change, removed_note, stopped_line, unmarked_note
 from ._plan_view import journal_error_dict, unit_dict
-from ._station import journals_unmarked, report_station, run_station
+from ._station import journals_unmarked, records_lost, report_station, run_station
 from .options import (
     board_option,
     file_option,
@@ -206,7 +206,7 @@ def restore(
         }
 
     unlogged.sort(key=lambda pair: units.index(pair[0]))
-    lost = _records_lost(unlogged, len(outcomes)) if unlogged else None
+    lost = records_lost(unlogged, len(outcomes)) if unlogged else None
     unmarked = journals_unmarked([(o.port, _unmarked(o)) for o in outcomes], marked="restored")
     log_doc = (
         {
@@ -232,25 +232,6 @@ def restore(
         json_doc=document if as_json else None,
         quiet=quiet,
         then=then,
-    )
-
-
-def _records_lost(unlogged: list[tuple[str, OutputError]], units: int) -> OutputError:
-    """The log's failure, said once the units are reported: the first error's words and
-    which records it lacks (the units' work is done, as reported)."""
-    first = unlogged[0][1]
-    ports = ", ".join(port for port, _ in unlogged)
-    whose = (
-        "the record of 1 unit is"
-        if len(unlogged) == 1
-        else f"the records of {len(unlogged)} units are"
-    )
-    theirs = "the unit's" if units == 1 else "the units'"
-    return OutputError(
-        f"{first.message}: {whose} missing from it ({ports}); {theirs} own work is done, "
-        "as reported above",
-        hint=f"{first.hint}; copy what the missing records would say from the lines above "
-        "(or --json)",
     )
 
 
