@@ -63,3 +63,40 @@ def test_f_still_contradicts_a_name(in_tmp: Path) -> None:
     assert code == 2
     assert "-o alt.h names a c file, but the output format is pem" in err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+CPP_NAMES = ["ca_pem.hpp", "ca_pem.hh", "ca_pem.hxx", "ca.cpp", "ca.cc", "ca.cxx", "certs.ino"]
+
+
+@pytest.mark.parametrize("name", CPP_NAMES)
+def test_a_cpp_or_arduino_name_picks_c_source(in_tmp: Path, name: str) -> None:
+    """``-o src/ca_pem.hpp`` wrote PEM text into a C++ header, which the firmware's
+    compile then failed on; the name says C source as ``.h`` does."""
+    code, err = _build("--preset", "letsencrypt", "-o", name)
+    assert code == 0, err
+    assert (in_tmp / name).read_text().startswith("static const char *s_pem =\n")
+
+
+@pytest.mark.parametrize("name", ["ca_pem.hpp", "certs.ino"])
+def test_pem_into_a_cpp_name_is_refused(in_tmp: Path, name: str) -> None:
+    code, err = _build("--preset", "letsencrypt", "-f", "pem", "-o", name)
+    assert code == 2
+    assert f"-o {name} names a c file, but the output format is pem" in err
+    assert list(in_tmp.iterdir()) == []
+    (in_tmp / "cabundle.yaml").write_text(
+        f"preset: letsencrypt\noutputs: [{{format: pem, path: {name}}}]\n"
+    )
+    code, err = _build()
+    assert code == 2
+    assert f"'{name}' names a c file, but the output format is pem" in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+def test_pack_refuses_an_image_named_as_cpp_source(in_tmp: Path) -> None:
+    r = CliRunner().invoke(
+        cli, ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
+              "--preset", "letsencrypt", "-o", "ca_pem.hpp"],
+    )  # fmt: skip
+    assert r.exit_code == 2
+    assert "-o ca_pem.hpp: a .hpp name says C++ source, but pack writes" in r.stderr
+    assert list(in_tmp.iterdir()) == []

@@ -68,6 +68,13 @@ _TEXT_SUFFIXES = {
     ".der": "a DER certificate",
     ".h": "C source",
     ".c": "C source",
+    ".hh": "C++ source",
+    ".hpp": "C++ source",
+    ".hxx": "C++ source",
+    ".cc": "C++ source",
+    ".cpp": "C++ source",
+    ".cxx": "C++ source",
+    ".ino": "an Arduino sketch",
     ".json": "JSON text",
 }
 

@@ -112,7 +112,8 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
     multiple=True,
     type=output_path(allow_dash=True),
     help="Output path (with a single --format; - for standard output; missing "
-    "directories are made). Without -f, a .der, .h/.c or .json name picks that format, "
+    "directories are made). Without -f, a .der, .h/.c (.hpp, .cpp, .ino) or .json name "
+    "picks that format, "
     "x509_crt_bundle.bin idf-bundle (also over the config's outputs).",
 )
 @click.option(

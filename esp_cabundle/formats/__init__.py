@@ -154,7 +154,15 @@ def render(
 
 
 # Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
-_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
+# C++ and Arduino names are C source too: PEM text in ca_pem.hpp or certs.ino fails the
+# firmware's compile, and the c output is what compiles there (its array form is C++ too).
+_C_SUFFIXES = (".h", ".c", ".hh", ".hpp", ".hxx", ".cc", ".cpp", ".cxx", ".ino")
+_EXTENSION_FORMATS = {
+    ".pem": "pem",
+    ".der": "der",
+    ".json": "json",
+    **dict.fromkeys(_C_SUFFIXES, "c"),
+}
 # Names that say one format whole: the file ESP-IDF's bundle code embeds.
 _NAME_FORMATS = {"x509_crt_bundle": "idf-bundle", "x509_crt_bundle.bin": "idf-bundle"}
 
