@@ -135,3 +135,28 @@ def test_c_options_without_a_c_output_are_refused(
     assert code == 2, out + err
     assert message in err and "hint: add -f c" in err
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["class", "new", "namespace", "this", "template"])
+def test_a_cpp_keyword_cannot_name_the_array(in_tmp: Path, name: str) -> None:
+    """The array form is made for C++ too (an Arduino sketch includes it), where
+    ``const char class[]`` fails the compile as ``int`` does in C."""
+    r = CliRunner().invoke(
+        cli, ["build", "--preset", "letsencrypt", "--no-lock", "-f", "c", "--c-style",
+              "array", "--c-name", name, "-o", "ca_pem.h"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert f"'{name}' is a C++ keyword; it cannot name the CA variable" in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("blank", ["", " "])
+def test_an_empty_c_name_is_a_usage_error(in_tmp: Path, blank: str) -> None:
+    """``--c-name ''`` (an unset shell variable) silently wrote ``s_pem``."""
+    r = CliRunner().invoke(
+        cli, ["build", "--preset", "letsencrypt", "--no-lock", "-f", "c", "--c-style",
+              "array", "--c-name", blank, "-o", "ca_pem.h"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "Error: bad --c-name: an empty value names no C variable" in r.stderr
+    assert list(in_tmp.iterdir()) == []

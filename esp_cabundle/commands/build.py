@@ -43,6 +43,7 @@ from ._usage import Refused, example_line, gives, split_option
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
+    Name,
     at_option,
     file_option,
     json_option,
@@ -117,7 +118,11 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
     "x509_crt_bundle.bin idf-bundle (also over the config's outputs).",
 )
 @click.option(
-    "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
+    "--c-name",
+    default=None,
+    type=Name("C variable"),
+    metavar="IDENT",
+    help="Variable name for C output (default s_pem).",
 )
 @click.option(
     "--c-style",

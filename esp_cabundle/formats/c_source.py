@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import comment_text, plural
 
-__all__ = ["C_KEYWORDS", "C_STYLES", "check_c_option", "render_c_source"]
+__all__ = ["CPP_KEYWORDS", "C_KEYWORDS", "C_STYLES", "check_c_option", "render_c_source"]
 
 C_STYLES = ("s_pem", "array")
 # C23's keywords (and C11's spellings of them), which no variable may be named.
@@ -85,6 +85,62 @@ C_KEYWORDS = frozenset(
         "_Thread_local",
     ]
 )
+# C++20's keywords that C lacks: the array form is made for C++ too (an Arduino sketch),
+# where a variable named ``class`` or ``new`` fails the compile as ``int`` does in C.
+CPP_KEYWORDS = frozenset(
+    [
+        "and",
+        "and_eq",
+        "asm",
+        "bitand",
+        "bitor",
+        "catch",
+        "char8_t",
+        "char16_t",
+        "char32_t",
+        "class",
+        "co_await",
+        "co_return",
+        "co_yield",
+        "compl",
+        "concept",
+        "const_cast",
+        "consteval",
+        "constinit",
+        "decltype",
+        "delete",
+        "dynamic_cast",
+        "explicit",
+        "export",
+        "friend",
+        "mutable",
+        "namespace",
+        "new",
+        "noexcept",
+        "not",
+        "not_eq",
+        "operator",
+        "or",
+        "or_eq",
+        "private",
+        "protected",
+        "public",
+        "reinterpret_cast",
+        "requires",
+        "static_cast",
+        "template",
+        "this",
+        "throw",
+        "try",
+        "typeid",
+        "typename",
+        "using",
+        "virtual",
+        "wchar_t",
+        "xor",
+        "xor_eq",
+    ]
+)
 _IDENT = lazy_re(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -101,8 +157,15 @@ def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None
     as a config or a flag gives them; InputError otherwise, its hint naming ``name`` as
     ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
     if key == "name":
-        if not isinstance(value, str) or not _IDENT().match(value) or value in C_KEYWORDS:
-            what = "a C keyword" if value in C_KEYWORDS else "not a valid C identifier"
+        keyword = value in C_KEYWORDS or value in CPP_KEYWORDS
+        if not isinstance(value, str) or not _IDENT().match(value) or keyword:
+            what = (
+                "a C keyword"
+                if value in C_KEYWORDS
+                else "a C++ keyword"
+                if value in CPP_KEYWORDS
+                else "not a valid C identifier"
+            )
             raise InputError(
                 f"'{value}' is {what}; it cannot name the CA variable",
                 hint=f"e.g. {set_to(spelling.c_name, 's_pem')} or ca_pem",
