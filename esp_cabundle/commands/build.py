@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..config import (
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
 from ..fileio import PUBLIC
-from ..formats import FORMATS, implied_format
+from ..formats import FORMATS, IMAGE_FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable, suggest
 from ..ui import (
@@ -268,6 +269,7 @@ def build(
         )
 
     if any(names_stdout(o.path) for o in outputs):  # a config's 'path: -' too
+        _refuse_binary_at_terminal(outputs)
         stdout_carries_output()  # the report, and --json, go to stderr (ui decides by it)
     lock_path = _config_dir(config) / LOCK_NAME
     overriding = _overriding(ca, idf_filter) if config is not None else []
@@ -351,6 +353,27 @@ def build(
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
         echo(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
+
+
+# Outputs that are bytes, not text: at a terminal they garble it and are kept nowhere.
+_BINARY_FORMATS = frozenset({"der", "idf-bundle", *IMAGE_FORMATS})
+
+
+def _refuse_binary_at_terminal(outputs: tuple[OutputSpec, ...]) -> None:
+    """``-o -`` of DER, an ESP-IDF bundle or an image when standard output is a terminal
+    (a forgotten ``> file``): refused before anything is written, lock included, as gzip
+    and openssl refuse to write binary there; a pipe or a redirect takes the bytes."""
+    stdout = sys.stdout
+    if stdout is None or not stdout.isatty():
+        return
+    for o in outputs:
+        if names_stdout(o.path) and o.format in _BINARY_FORMATS:
+            name = Path(FORMATS[o.format].default_path).name
+            raise InputError(
+                f"-o {o.path}: standard output is a terminal, and the {o.format} output is "
+                "binary; nothing written",
+                hint=f"redirect it (-o - > {name}, or | xxd) or name a file: -o {name}",
+            )
 
 
 def _overriding(ca: CaOptions, idf_filter: Path | None) -> list[str]:
