@@ -37,6 +37,7 @@ __all__ = [
     "Config",
     "OutputSpec",
     "config_above",
+    "config_misnamed",
     "find_config",
     "leads_outside",
     "load_config",
@@ -195,9 +196,26 @@ def config_above(start: Path | None = None) -> Path | None:
     return None
 
 
+# YAML's other extension: a config saved under it is not looked for.
+_MISNAMED = "cabundle.yml"
+
+
+def config_misnamed(start: Path | None = None) -> Path | None:
+    """``./cabundle.yml`` where no ``cabundle.yaml`` is (the caller found none): the tool
+    does not read it, and a plain ``build`` beside it made the default preset's ca.pem
+    and lock, never the roots it names; said rather than passed over."""
+    p = (start or Path.cwd()) / _MISNAMED
+    return p if p.is_file() else None
+
+
 def not_read_hint(start: Path | None = None) -> str | None:
-    """When there is no ``./cabundle.yaml`` but a directory above holds one: the words
-    that say it is not read, and how to use it."""
+    """When there is no ``./cabundle.yaml`` but ``./cabundle.yml`` is there, or a
+    directory above holds one: the words that say it is not read, and how to use it."""
+    if config_misnamed(start) is not None:
+        return (
+            f"{_MISNAMED} is not read, the config being {CONFIG_NAME}: rename it, "
+            f"or pass -c {_MISNAMED}"
+        )
     above = config_above(start)
     if above is None:
         return None

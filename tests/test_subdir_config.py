@@ -95,3 +95,23 @@ def test_the_search_stops_at_the_top_of_a_git_repository(tmp_path: Path) -> None
     assert config_above(repo) is None
     (repo / "cabundle.yaml").write_text(CONFIG)
     assert config_above(repo / "src") == repo / "cabundle.yaml"
+
+
+def test_a_cabundle_yml_is_named_not_passed_over(in_tmp: Path, runner: CliRunner) -> None:
+    """A config saved as ``cabundle.yml`` (YAML's other extension) was passed over: a
+    plain build wrote the default preset's ca.pem and a lock beside it, exit 0, never
+    the roots it names."""
+    (in_tmp / "cabundle.yml").write_text(CONFIG)
+    r = runner.invoke(cli, ["build", "-q"])
+    assert r.exit_code == 2
+    assert "no cabundle.yaml here, and cabundle.yml is not read; nothing written" in r.stderr
+    assert "rename it to cabundle.yaml, or pass -c cabundle.yml" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yml"]
+    said = "cabundle.yml is not read, the config being cabundle.yaml: rename it, or pass -c"
+    for args in (["check"], ["chains", "pull"]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 2 and said in " ".join(r.stderr.split()), r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yml"]
+    r = runner.invoke(cli, ["build", "-q", "-c", "cabundle.yml"])  # as the hint says
+    assert r.exit_code == 0, r.stderr
+    assert (in_tmp / "build" / "ca.pem").is_file()

@@ -19,6 +19,7 @@ from ..config import (
     Config,
     OutputSpec,
     config_above,
+    config_misnamed,
     find_config,
     leads_outside,
     outputs_outside,
@@ -212,6 +213,13 @@ def build(
     # ca.pem and lock here, stray files beside the sources: refuse, naming the config
     # above. A selection or an output given on the command line says what is wanted.
     explicit = ca.presets or ca.roots or formats or output_paths
+    misnamed = config_misnamed() if config is None and not explicit else None
+    if misnamed is not None:
+        raise InputError(
+            f"no cabundle.yaml here, and {misnamed.name} is not read; nothing written",
+            hint=f"rename it to cabundle.yaml, or pass -c {misnamed.name}; or give "
+            "--preset, --root, -f or -o to build here without it",
+        )
     above = config_above() if config is None and not explicit else None
     if above is not None:
         shown = os.path.relpath(above)
