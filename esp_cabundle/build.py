@@ -191,7 +191,8 @@ def build_bundle(
     if locked:
         if lock_path is None or not is_named(lock_path):
             raise InputError(
-                f"{spelling.locked} needs a lock file, and {lock_path or LOCK_NAME} does not exist",
+                f"{spelling.locked} needs a lock file, and "
+                f"{shown_path(lock_path or LOCK_NAME)} does not exist",
                 hint=build_unlocked(spelling, f"to write {LOCK_NAME}, then commit it"),
             )
         data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT, regular_only=True)

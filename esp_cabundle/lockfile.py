@@ -17,6 +17,7 @@ from .catalog import normalize_fingerprint
 from .errors import InputError, LockMismatchError
 from .limits import MAX_LOCK_INPUT, json_key_line, json_shape_reason, loads_json
 from .spelling import PYTHON, Spelling
+from .text import shown_path
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -158,7 +159,7 @@ class Lock:
             ]
         lines = lines or ["same roots, different order"]
         raise LockMismatchError(
-            f"the resolved roots differ from {path}",
+            f"the resolved roots differ from {shown_path(path)}",
             violations=tuple(lines),
             hint=build_unlocked(spelling, "to update the lock; review the diff"),
         )

@@ -232,6 +232,19 @@ def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path
     assert not (in_tmp / "ca.pem").exists()
 
 
+def test_locked_names_a_projects_lock_as_typed(runner: CliRunner, in_tmp: Path) -> None:
+    """With a cabundle.yaml found here the lock was named by its absolute path
+    (/home/me/fw/cabundle.lock) where, without one, it was cabundle.lock."""
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    code, _, err = run(runner, "build", "--locked")
+    assert code == 2
+    assert "Error: --locked needs a lock file, and cabundle.lock does not exist" in err
+    assert run(runner, "build")[0] == 0
+    (in_tmp / "cabundle.yaml").write_text("preset: default\n")
+    code, _, err = run(runner, "build", "--locked")
+    assert code == 1 and "Error: the resolved roots differ from cabundle.lock\n" in err
+
+
 def test_private_key_input_is_refused_and_nothing_written(runner: CliRunner, in_tmp: Path) -> None:
     root = issue("Key Leaking Root")
     (in_tmp / "mixed.pem").write_bytes(root.pem + root.key_pem())
