@@ -29,7 +29,7 @@ from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
 from .host_ports import DEFAULT_PORT, host_port, is_ip_address, parse_host_port
-from .limits import MAX_CERT_INPUT, check_chain_length
+from .limits import MAX_CERT_INPUT, MAX_CHAIN_CERTS, check_chain_length
 from .sniff import decode_text, sniff_kind
 from .spelling import PYTHON, Spelling, bare
 from .text import comment_text
@@ -425,6 +425,14 @@ def _to_chain(
 ) -> ServerChain:
     if not ders:
         raise DeviceError(f"{where}: the server sent an empty certificate list")
+    if len(ders) > MAX_CHAIN_CERTS:
+        # said of the server, before parsing them: ServerChain's own check names the
+        # library's loaders in its hint, which a capture's caller never called
+        raise DeviceError(
+            f"{where}: the server sent {len(ders):,} certificates, over the "
+            f"{MAX_CHAIN_CERTS} a chain may hold here; no device would take that chain",
+            hint="check that this is the server the devices reach",
+        )
     certs = []
     for i, der in enumerate(ders):
         try:
