@@ -196,3 +196,29 @@ def test_a_long_first_line_that_does_not_open_as_a_record_is_refused(
     log.write_text(head + '"' + "x" * (2 << 20) + '"]}\n')
     with pytest.raises(InputError, match="is not a JSON-lines log"):
         check_log(log, "jsonl")
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"[" * 5000 + b"\n", b"{" + b"[" * 5000 + b'"' + b"x" * (2 << 20) + b"\n"],
+    ids=["deep line", "deep key of a long line"],
+)
+def test_a_first_line_nested_past_the_recursion_limit_is_not_a_log(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, first: bytes
+) -> None:
+    """json's decoder raised RecursionError on such a line: a traceback from flash and
+    restore. Now it is a file that is not a log, said before any unit, left unchanged."""
+    with pytest.raises(InputError, match="is not a JSON-lines log"):
+        check_log_at(tmp_path / "deep.jsonl", first)
+    unit = virtual_esp32("esp32", mac="24:0a:c4:00:02:02")
+    load_mongoose(unit)
+    log = tmp_path / "deep.jsonl"
+    r = runner.invoke(cli, flash_args(unit, tmp_path, log))
+    assert r.exit_code == 2, r.output
+    assert "is not a JSON-lines log" in r.stderr and "Traceback" not in r.output
+    assert log.read_bytes() == first and unit.stats.connections == 0
+
+
+def check_log_at(log: Path, first: bytes) -> None:
+    log.write_bytes(first)
+    check_log(log, "jsonl")

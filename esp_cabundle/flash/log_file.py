@@ -179,7 +179,8 @@ def _refuse_foreign_jsonl(path: Path) -> None:
                 return
             raise _not_a_log(path, "JSON-lines")
         record = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    # RecursionError: a line nested deeper than json's decoder recurses (no log of ours)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise _not_a_log(path, "JSON-lines") from err
     if not isinstance(record, dict) or not all(k in record for k in _JSONL_KEYS):
         raise _not_a_log(path, "JSON-lines")
@@ -206,7 +207,7 @@ def _opens_as_a_record(head: str) -> bool:
             if head[pos : pos + 2] != ", ":
                 return False
             pos += 2
-    except ValueError:
+    except (ValueError, RecursionError):  # a "key" that is a deeply nested array
         return False
     return keys[:1] == ["time"] and all(k in keys for k in _JSONL_OPENING)
 
