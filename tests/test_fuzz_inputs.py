@@ -393,6 +393,39 @@ def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
             _check_call("ledger", data, call)
 
 
+def _saved_chain_seed() -> bytes:
+    """A chain as ``chains pull`` saves it: every header line chain_headers reads (the
+    server, its SNI name, when and over what it was captured, a note) before the PEM."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle.certificate import Certificate
+    from esp_cabundle.chains import ServerChain
+
+    certs = tuple(Certificate.from_der(dumps.der(n)) for n in ("2024-e5.pem", "isrg-root-x2.pem"))
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    chain = ServerChain(
+        certs, "a.example:8883", "a.example", 8883, when, "TLS 1.2", ("a note",), "b.example"
+    )
+    return chain.to_pem()
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_saved_chain_files(tmp_path: Path) -> None:
+    """A saved chain file's header lines (# server:, # server name:, # captured:) are
+    parsed beside its certificates: mutated, each load ends in a chain or exit 2."""
+    from esp_cabundle.chains import load_chain_file
+
+    path = tmp_path / "a.example.pem"
+
+    def load(data: bytes) -> Any:
+        path.write_bytes(data)
+        return load_chain_file(path)
+
+    seed = _saved_chain_seed()
+    assert load(seed).server_name == "b.example"  # the seed's headers are read
+    _fuzz("saved-chain", [seed], 1500, load, seed=24)
+
+
 # ---------------------------------------------------------------------------------------
 # CLI pass: exit codes, no traceback, nothing left behind
 

@@ -13,10 +13,12 @@ import pytest
 from support import dumps
 from support.lfs_meta import (
     commits,
+    metadata_blocks,
     newer_superblock_unnamed,
     recrc,
     with_dirs_at,
     with_file_sizes,
+    with_tails_at,
 )
 
 from esp_cabundle.errors import ImageError
@@ -118,6 +120,31 @@ def test_a_directory_loop_via_the_cli_in_bounded_time(tmp_path: Path, args: list
     assert "Traceback" not in r.stderr
     assert cpu < 5, cpu
     assert (tmp_path / "fs.bin").read_bytes() == data
+
+
+def _tail_loop(to_root: bool) -> bytes:
+    """The threaded list of metadata pairs made a loop: the root's tail pointing at the
+    root itself, or each directory's pair pointing back at the root."""
+    files = [("/ca.pem", CA), ("/d/x.pem", b"x"), ("/e/y.pem", b"y")]
+    image = pack_image("littlefs", "esp-idf", 1 << 20, files).data
+    dirs = [b for b in metadata_blocks(image) if b > 1]
+    return with_tails_at(image, (0, 1), dirs if to_root else [0, 1])
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("to_root", [False, True], ids=["root-to-itself", "dirs-to-root"])
+def test_a_metadata_tail_loop_is_refused_in_bounded_time(tmp_path: Path, to_root: bool) -> None:
+    """littlefs' mount follows the tails with its cycle check (lfs_mount's tortoise): a
+    clean exit 2 from ls and put, the image unchanged; a regression hangs a child."""
+    data = _tail_loop(to_root)
+    (tmp_path / "fs.bin").write_bytes(data)
+    (tmp_path / "ca.pem").write_bytes(CA)
+    for args in (["fs", "ls", "fs.bin"], ["fs", "put", "fs.bin", "ca.pem", "/new.pem"]):
+        r, cpu = _run_child(args, tmp_path, timeout=20)
+        assert r.returncode == 2, r.stderr
+        assert "LittleFS image does not mount" in r.stderr and "Traceback" not in r.stderr
+        assert cpu < 5, cpu
+        assert (tmp_path / "fs.bin").read_bytes() == data
 
 
 def test_directories_as_deep_as_the_walk_goes_and_no_deeper() -> None:

@@ -74,6 +74,7 @@ def with_file_sizes(image: bytes, size: int, block_size: int = 4096) -> bytes:
 
 
 TYPE_DIRSTRUCT = 0x200
+TYPE_TAIL = 0x600  # SPEC.md: LFS_TYPE_TAIL, 0x600 soft and 0x601 hard
 
 
 def with_dirs_at(image: bytes, pair: tuple[int, int], block_size: int = 4096) -> bytes:
@@ -92,6 +93,28 @@ def with_dirs_at(image: bytes, pair: tuple[int, int], block_size: int = 4096) ->
         recrc(block, found)
         out[b * block_size : (b + 1) * block_size] = block
     assert hits, "no directory in the root pair"
+    return bytes(out)
+
+
+def with_tails_at(
+    image: bytes, pair: tuple[int, int], blocks: list[int], block_size: int = 4096
+) -> bytes:
+    """``image`` with every tail tag (soft: the next directory; hard: the rest of this
+    one) in ``blocks`` pointing at metadata pair ``pair``: the threaded list of pairs
+    loops when ``pair`` is one already on it."""
+    out = bytearray(image)
+    hits = 0
+    for b in blocks:
+        block = bytearray(out[b * block_size : (b + 1) * block_size])
+        found = commits(block)
+        for c in found:
+            for off, kind, _tid, _size in c.tags:
+                if kind & 0x700 == TYPE_TAIL:
+                    struct.pack_into("<II", block, off + 4, *pair)
+                    hits += 1
+        recrc(block, found)
+        out[b * block_size : (b + 1) * block_size] = block
+    assert hits, f"no tail in blocks {blocks}"
     return bytes(out)
 
 
