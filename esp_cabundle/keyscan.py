@@ -37,7 +37,7 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
 - all of the above again with NUL bytes removed, which turns UTF-16 and UTF-32 text
-  holding ASCII into ASCII.
+  holding ASCII into ASCII (when 16 characters of such text are there at all).
 
 Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-encoded
 beyond these (base32, ascii85, base64 of base64): README's "No private key" lists both.
@@ -61,6 +61,7 @@ from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
 from .keyscan_common import JAVA_MAGIC, KeyFinding, Lowered, java_store_kind, line_of, memoised
+from .keyscan_common import wide_text as _wide_text
 from .keyscan_dec import find_c_octal
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
@@ -546,7 +547,7 @@ def _find_key(data: bytes, stores: list[int]) -> KeyFinding | None:
     found = _scan_der(data)
     if found is not None:
         return KeyFinding(found[0], found[1], 0)
-    if b"\x00" in data:
+    if b"\x00" in data and _wide_text(data):
         text = data.replace(b"\x00", b"")
         found = _scan_text(text, [])
         if found is not None:

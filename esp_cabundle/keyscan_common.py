@@ -22,6 +22,7 @@ __all__ = [
     "memoised",
     "nth_position",
     "scan_runs",
+    "wide_text",
 ]
 
 # keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
@@ -165,3 +166,16 @@ def java_store_kind(raw: bytes) -> str | None:
     if store is None or raw[12:16] != b"\x00\x00\x00\x01":
         return None
     return f"Java key store ({store})"
+
+
+# 16 units of UTF-16 or UTF-32 text (a byte and one to three NULs, either byte order):
+# every key shape the text scan finds is longer (a base64 head, armour, a JWK "d"), so
+# NUL-laden bytes without such a run (binary data) hold no key the NUL pass would find.
+_WIDE_TEXT = re.compile(rb"(?:[^\x00]\x00{1,3}){16}")
+
+
+def wide_text(data: bytes) -> bool:
+    """True when ``data`` holds a run of 16 characters of UTF-16 or UTF-32 text: only
+    then does the scan again with NULs removed (random bytes: a copy and a whole second
+    scan, a third of inspect's peak memory and half its time, spared)."""
+    return _WIDE_TEXT.search(data) is not None

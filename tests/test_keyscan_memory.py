@@ -49,6 +49,29 @@ def test_the_scan_of_random_bytes_holds_at_most_three_copies(noise: bytes) -> No
     assert peak < 3.3 * SIZE, peak / SIZE
 
 
+def test_binary_data_is_not_scanned_again_without_its_nuls(noise: bytes) -> None:
+    """Random bytes hold NULs but no UTF-16 or UTF-32 text: the NUL pass (a copy of the
+    input, and its own lower-cased copy) is not made, so the peak is two copies, not
+    three; and no second scan's time."""
+    assert b"\x00" in noise
+    peak = _peak(lambda: find_private_key(noise))
+    assert peak < 2.3 * SIZE, peak / SIZE
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("lines", [1, 40], ids=["one line", "whole body"])
+def test_wide_text_in_binary_data_is_still_scanned_without_its_nuls(
+    noise: bytes, codec: str, lines: int
+) -> None:
+    """A headerless base64 key as UTF-16 or UTF-32 text between random bytes: only the
+    NUL pass finds it, and the run of wide text sends the input there."""
+    body = base64.encodebytes(KEY).decode()
+    wide = "\n".join(body.splitlines()[:lines]).encode(codec)
+    data = noise[:5000] + b"\n" + wide + b"\n" + noise[5000:10000]
+    found = find_private_key(data)
+    assert found is not None and found.encoding == "UTF-16" and "PKCS#8" in found.kind, found
+
+
 def test_binary_data_is_told_without_a_copy(noise: bytes) -> None:
     """sniff_kind says "der" only of bytes opening with 0x30: any other binary data is
     no longer decoded and lexed as C to tell (8 times the input)."""
