@@ -74,3 +74,53 @@ def test_a_journal_of_only_unreadable_entries_says_how_many(
         ["cannot read this journal entry", str(unit / name)] for name in sorted(files)
     ]
     assert {p.name: p.read_text() for p in unit.iterdir()} == files
+
+
+def _entry_bytes() -> bytes:
+    """A valid pending entry of MAC, made as flash makes one."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle.flash.journal import JournalEntry, JournalPartition, JournalSector
+
+    sector = JournalSector(0x290000, b"\xff" * 4096, b"\x00" * 4096)
+    part = JournalPartition("spiffs", 0x290000, 0x160000, "spiffs", (sector,), ())
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    entry = JournalEntry(
+        "abcd1234", when, MAC, "esp32", "/dev/ttyUSB0", "mdash-arduino", "0" * 64, (part,)
+    )
+    return json.dumps(entry.to_json()).encode()
+
+
+def test_prune_never_deletes_through_a_linked_folder(tmp_path: Path, runner: CliRunner) -> None:
+    """A folder in the journal that is a symbolic link to another (a backup of entries, a
+    shared folder): prune deleted the entries there, outside the journal, then failed
+    on the link (exit 3). It is now named and left alone, and so is what it names."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / ENTRY).write_bytes(_entry_bytes())
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "linked").symlink_to(outside)
+    for argv in (["list"], ["prune", "--older-than", "0d", "--unfinished"]):
+        r = runner.invoke(cli, ["journal", *argv, "--journal-dir", str(journal)])
+        assert r.exit_code == 0, r.output
+        assert "cannot read this journal entry: linked: a symbolic link to a folder" in r.output
+        assert "Traceback" not in r.output
+    assert (outside / ENTRY).read_bytes() == _entry_bytes()
+    assert (journal / "linked").is_symlink()
+
+
+def test_a_unit_folder_that_is_a_link_keeps_its_entries(tmp_path: Path) -> None:
+    """flash drops an entry that wrote nothing (Journal.remove): never through a link."""
+    from esp_cabundle.errors import OutputError
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / ENTRY).write_bytes(_entry_bytes())
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / MAC.replace(":", "")).symlink_to(outside)
+    journal = Journal(tmp_path / "journal")
+    [entry] = journal.entries(MAC)
+    with pytest.raises(OutputError, match="not deleted: its folder is a symbolic link"):
+        journal.remove(entry)
+    assert (outside / ENTRY).read_bytes() == _entry_bytes()

@@ -435,17 +435,25 @@ class Journal:
         problems: list[InputError] = []
         if not self.directory.is_dir():
             return found, problems
-        for path in sorted(self.directory.glob("*/*.json")):
-            try:
-                found.append(self._read(path))
-            except InputError as e:
-                problems.append(e)
+        for folder in sorted(self.directory.iterdir()):
+            if folder.is_symlink() and folder.is_dir():
+                # never followed: prune deleted the files of the folder it names, outside
+                # the journal, and then failed on the link
+                problems.append(_linked_folder(folder))
+                continue
+            for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+                try:
+                    found.append(self._read(path))
+                except InputError as e:
+                    problems.append(e)
         return sorted(found, key=lambda e: (e.created, e.mac)), problems
 
     def remove(self, entry: JournalEntry) -> None:
         """Delete an entry's file, and its unit's folder once empty."""
         if entry.path is None:
             return
+        if entry.path.parent.is_symlink():  # its file is outside the journal: kept
+            raise OutputError(f"{entry.path}: not deleted: its folder is a symbolic link")
         try:
             entry.path.unlink(missing_ok=True)
             folder = entry.path.parent
@@ -468,6 +476,15 @@ class Journal:
         and was not undone, newest first."""
         done = ("pending", "complete", "restoring")
         return [e for e in reversed(self.entries(mac)) if e.status in done]
+
+
+def _linked_folder(folder: Path) -> InputError:
+    return InputError(
+        f"cannot read this journal entry: {folder.name}: a symbolic link to a folder "
+        f"({os.readlink(folder)}); the journal keeps its own folders and reads, and "
+        "prunes, nothing through a link",
+        hint="move the link away; to use that journal, give its folder as --journal-dir",
+    )
 
 
 @dataclass(frozen=True, slots=True)
