@@ -281,6 +281,7 @@ def _read_certificate_message(reader: _Reader) -> tuple[list[bytes], str]:
         ctype, major, length = header[0], header[1], (header[3] << 8) | header[4]
         if ctype not in (0x14, 0x15, 0x16, 0x17) or major != 3 or length > 18432:
             raise ValueError(header + reader.buf[:40])
+        reader.first = False  # a TLS record header: what follows is a TLS server's
         payload = reader.read(length)
         if ctype == 0x15:
             if len(payload) >= 2:
@@ -376,10 +377,11 @@ def capture_chain(
     except UnicodeError as e:  # the name's IDNA encoding: parse_host_port refuses it first
         raise InputError(f"bad host '{host}': not a valid host name") from e
     captured_at = _now().replace(microsecond=0)
+    reader = _Reader(sock, deadline)
     try:
         with sock:
             sock.sendall(_client_hello(sni))
-            ders, version = _read_certificate_message(_Reader(sock, deadline))
+            ders, version = _read_certificate_message(reader)
     except _TLSAlert as e:
         name = _ALERTS.get(e.description, f"alert {e.description}")
         if e.description in (40, 70, 71) and _can_capture_tls13():
@@ -404,6 +406,13 @@ def capture_chain(
         ) from e
     except ValueError as e:
         raw = e.args[0] if e.args and isinstance(e.args[0], bytes) else b""
+        if not reader.first:  # it spoke TLS, then sent what no TLS 1.2 handshake holds
+            raise DeviceError(
+                f"{where}: the server's TLS handshake is malformed (at "
+                f"{_printable(raw)!r}); no certificate could be read from it",
+                hint="a proxy or load balancer in the way may cut or mangle it; try "
+                "again, or capture the chain from another network",
+            ) from e
         raise DeviceError(
             f"{where}: not a TLS server (it answered {_printable(raw)!r})",
             hint="check the port: plain HTTP or MQTT ports do not speak TLS",

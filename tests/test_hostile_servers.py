@@ -86,6 +86,25 @@ def test_check_host_on_such_a_server_is_exit_3_in_words(
     assert list(tmp_path.iterdir()) == []  # no chain saved, nothing written
 
 
+@pytest.mark.parametrize(
+    "after",
+    [b"\x99\x03\x03\x00\x02ab", b"\x16\x03\x03\x00\x04\x63\x00\x00\x00"],
+    ids=["record of no TLS type", "handshake message of no TLS type"],
+)
+def test_a_handshake_broken_after_its_first_record_is_not_called_no_tls(
+    pair: tuple[Minted, Minted], after: bytes
+) -> None:
+    """A server that opened with a TLS record was told "not a TLS server", with the hint
+    to check the port: it spoke TLS, and its handshake is what is wrong."""
+    hello = _server_flight([])[: 5 + 4 + 38]  # the first record: ServerHello alone
+    hello = hello[:3] + struct.pack(">H", 4 + 38) + hello[5:]
+    with _replaying([hello + after]) as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=5)
+    assert e.value.exit_code == 3
+    assert "the server's TLS handshake is malformed" in str(e.value), str(e.value)
+    assert "not a TLS server" not in str(e.value)
+
+
 @pytest.mark.timeout(120)
 def test_fuzz_server_replies(pair: tuple[Minted, Minted]) -> None:
     """Seeded mutations of a server's flight (one record, and many small ones): each
