@@ -426,6 +426,33 @@ def test_fuzz_saved_chain_files(tmp_path: Path) -> None:
     _fuzz("saved-chain", [seed], 1500, load, seed=24)
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_fuzz_station_logs(tmp_path: Path, fmt: str) -> None:
+    """An existing ``flash --log``/``restore --log`` file is read back before any unit
+    (its header, its first record, a torn last line): mutated, each check ends in
+    acceptance or exit 2, and never changes the file."""
+    from esp_cabundle.flash.station import LOG_FIELDS, append_log, check_log
+
+    record = {k: "" for k in LOG_FIELDS} | {
+        "time": "2026-01-01T00:00:00+00:00",
+        "port": "/dev/ttyUSB0",
+        "roots_after": ["ISRG Root X1"],
+        "result": "updated",
+        "notes": ['a "quoted", note'],
+    }
+    seed_log = tmp_path / f"seed.{fmt}"
+    append_log(seed_log, [record, record], fmt)
+    log = tmp_path / f"station.{fmt}"
+
+    def check(data: bytes) -> None:
+        log.write_bytes(data)
+        check_log(log, fmt)  # type: ignore[arg-type]
+        assert log.read_bytes() == data
+
+    _fuzz(f"{fmt} log", [seed_log.read_bytes()], 1000, check, seed=25)
+
+
 # ---------------------------------------------------------------------------------------
 # CLI pass: exit codes, no traceback, nothing left behind
 
