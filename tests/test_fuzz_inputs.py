@@ -423,7 +423,7 @@ def test_fuzz_saved_chain_files(tmp_path: Path) -> None:
 
     seed = _saved_chain_seed()
     assert load(seed).server_name == "b.example"  # the seed's headers are read
-    _fuzz("saved-chain", [seed], 1500, load, seed=24)
+    _fuzz("saved-chain", [seed], 1000, load, seed=24)
 
 
 @pytest.mark.timeout(120)
@@ -450,7 +450,7 @@ def test_fuzz_station_logs(tmp_path: Path, fmt: str) -> None:
         check_log(log, fmt)  # type: ignore[arg-type]
         assert log.read_bytes() == data
 
-    _fuzz(f"{fmt} log", [seed_log.read_bytes()], 1000, check, seed=25)
+    _fuzz(f"{fmt} log", [seed_log.read_bytes()], 600, check, seed=25)
 
 
 # ---------------------------------------------------------------------------------------
