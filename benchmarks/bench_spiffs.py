@@ -9,21 +9,29 @@ Targets: the esp-idf build no slower than spiffsgen.py (about 0.11 s here); a ca
 replacement touches <= 6 sectors; the 12 MB write answered in seconds: the victim
 search that scored every block per collection took 42 s here, the index-page search
 that walked every page of the file's id from the cursor 4.5 s (now about 2 s; the 10 MB
-write 1.3 s -> 1.1 s). Run:
-    python benchmarks/bench_spiffs.py [--runs N] [--writes-only] [--write-runs N]
+write 1.3 s -> 1.1 s). Then planning a CA update (flash, update-dump) on a lived-in,
+nearly full 1408 KiB partition, where the new CA file fits only after garbage collection
+across many blocks: the ordering that mounted every trial write took 98.6 s for the
+127-block esp-idf case here (about 2 s now), figures only. Run:
+    python benchmarks/bench_spiffs.py [--runs N] [--writes-only] [--write-runs N] [--plans-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
+from esp_cabundle.fs.spiffs_safe import plan_spiffs_replace
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support.spiffs_full import ca, nearly_full  # noqa: E402
+
 DATA = ROOT / "tests" / "data"
 SIZE = 1408 * 1024
 ORDER = ["ca.pem", "mdash.cfg", "big.dat", "certs/extra.pem"]
@@ -37,12 +45,18 @@ def main() -> None:
         "--writes-only", action="store_true", help="only the writes that collect garbage"
     )
     parser.add_argument("--write-runs", type=int, default=1, help="median of N for each write")
+    parser.add_argument(
+        "--plans-only", action="store_true", help="only the plans on nearly full partitions"
+    )
     args = parser.parse_args()
 
     files = [(n, (DATA / "spiffs" / "idf_src" / n).read_bytes()) for n in ORDER]
+    if not args.plans_only:
+        if not args.writes_only:
+            build_and_replace(files, args.runs)
+        collecting_writes(files, args.write_runs)
     if not args.writes_only:
-        build_and_replace(files, args.runs)
-    collecting_writes(files, args.write_runs)
+        nearly_full_plans()
 
 
 def build_and_replace(files: list[tuple[str, bytes]], runs: int) -> None:
@@ -95,6 +109,30 @@ def collecting_writes(files: list[tuple[str, bytes]], runs: int) -> None:
                 result = "refused: " + str(e).splitlines()[0].split("(", 2)[-1].rstrip(")")
             times.append(time.perf_counter() - t0)
         print(f"  {label:34s} {statistics.median(times):7.2f} s   {result}")
+
+
+# (profile, CA roots before, after, 100-byte files, every n-th removed, filler bytes):
+# the fullest image (to 256 bytes) where the unit could still write the new CA file
+FULL_CASES = [
+    ("esp-idf", 8, 18, 2400, 12, 100320),
+    ("esp-idf", 8, 30, 2000, 10, 299552),
+    ("arduino", 8, 30, 2000, 10, 271744),
+    ("esp-idf", 18, 8, 1500, 6, 538560),
+]
+
+
+def nearly_full_plans() -> None:
+    print("plan replacing ca.pem on a nearly full 1408 KiB partition (garbage collected):")
+    for profile, before, after, files, every, filler in FULL_CASES:
+        old, new = ca(before), ca(after)
+        data = nearly_full(profile, old, files, every, filler)
+        t0 = time.perf_counter()
+        plan = plan_spiffs_replace(data, profile, "/ca.pem", new)
+        elapsed = time.perf_counter() - t0
+        print(
+            f"  {profile:8s} ca.pem {len(old):6d} -> {len(new):6d} bytes, {files} files: "
+            f"{len(plan.steps):3d} sectors, power_safe {plan.power_safe}, {elapsed:6.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -72,29 +72,17 @@ class SpiffsVolume(SpiffsGc):
         data page whose lookup entry, id, span or flags disagree makes the file corrupt,
         so nothing edits an image whose state SPIFFS itself would misread.
         """
-        g = self.g
-        ps = g.page_size
-        buf = self.buf
         live_index: dict[tuple[int, int], int] = {}
         ambiguous: set[tuple[int, int]] = set()
         headers: list[int] = []
-        for entry, oid in enumerate(self.lu):
-            if oid in (OBJ_ID_FREE, OBJ_ID_DELETED) or not oid & IX_FLAG:
-                continue
-            pix = g.pix(entry)
-            ph_id, spix, flags = PAGE_HEADER.unpack_from(buf, pix * ps)
-            live = flags & (FLAG_USED | FLAG_DELET | FLAG_FINAL | FLAG_INDEX) == FLAG_DELET
-            if ph_id != oid or not live:
-                continue
-            if spix == 0 and not flags & FLAG_IXDELE:
-                continue  # removal under way: SPIFFS no longer lists it
-            key = (oid, spix)
-            if key in live_index:
-                ambiguous.add(key)
-            else:
-                live_index[key] = pix
-            if spix == 0:
-                headers.append(pix)
+        for b in range(self.g.block_count):
+            for key, pix in self.index_pages(b):
+                if key in live_index:
+                    ambiguous.add(key)
+                else:
+                    live_index[key] = pix
+                if key[1] == 0:
+                    headers.append(pix)
         files: list[FileRecord] = []
         names: dict[bytes, int] = {}
         for pix in headers:
@@ -107,6 +95,29 @@ class SpiffsVolume(SpiffsGc):
             names[rec.name] = rec.obj_id
             files.append(rec)
         return files
+
+    def index_pages(self, block: int) -> list[tuple[tuple[int, int], int]]:
+        """The live index pages of one block as :meth:`scan_files` counts them, in lookup
+        order: ((id with the index flag, span), page). Only that block's bytes and lookup
+        entries decide them (the planner's trials re-count one block, not the volume)."""
+        g = self.g
+        ps = g.page_size
+        buf = self.buf
+        epb = g.entries_per_block
+        out: list[tuple[tuple[int, int], int]] = []
+        for entry in range(block * epb, (block + 1) * epb):
+            oid = self.lu[entry]
+            if oid in (OBJ_ID_FREE, OBJ_ID_DELETED) or not oid & IX_FLAG:
+                continue
+            pix = g.pix(entry)
+            ph_id, spix, flags = PAGE_HEADER.unpack_from(buf, pix * ps)
+            live = flags & (FLAG_USED | FLAG_DELET | FLAG_FINAL | FLAG_INDEX) == FLAG_DELET
+            if ph_id != oid or not live:
+                continue
+            if spix == 0 and not flags & FLAG_IXDELE:
+                continue  # removal under way: SPIFFS no longer lists it
+            out.append(((oid, spix), pix))
+        return out
 
     def _file_at(
         self, hdr_pix: int, live_index: dict[tuple[int, int], int], ambiguous: set[tuple[int, int]]

@@ -49,6 +49,7 @@ from .spiffs_layout import (
     SpiffsProfile,
 )
 from .spiffs_region import read_spiffs_region
+from .spiffs_trials import BrokenFiles
 from .verify import Expected, mount_problems
 
 __all__ = [
@@ -229,21 +230,29 @@ def _greedy(
     others: dict[str, bytes],
 ) -> list[SpiffsStep]:
     """Each time, the first remaining step whose write keeps the partition mounting with
-    every other file intact and the target one of ``allowed``."""
+    every other file intact and the target one of ``allowed``. A trial that leaves a file
+    of the state so far broken is refused without mounting it (:mod:`.spiffs_trials`:
+    the same picks, without the quadratic cost of mounting every trial)."""
     bs = prof.block_size
+    geo = Geometry.of(prof, len(state))
+    expected = _expected(target, allowed, others)
     todo = list(todo)
     cur = bytearray(state)
     out: list[SpiffsStep] = []
+    broken = BrokenFiles(state, geo)
     while todo:
         pick = 0
         for i, step in enumerate(todo):
+            if broken.still_broken(step.block, step.content):
+                continue
             trial = bytearray(cur)
             trial[step.block * bs : (step.block + 1) * bs] = step.content
-            if _holds(bytes(trial), prof, target, allowed, others):
+            if _holds(bytes(trial), prof, expected):
                 pick = i
                 break
         step = todo.pop(pick)
         cur[step.block * bs : (step.block + 1) * bs] = step.content
+        broken.advance(step.block, step.content)
         out.append(step)
     return out
 
@@ -259,24 +268,20 @@ def _merge(steps: list[SpiffsStep], bs: int, data: bytes) -> list[SpiffsStep]:
     return out
 
 
-def _holds(
-    state: bytes,
-    prof: SpiffsProfile,
-    target: str,
-    allowed: tuple[bytes | None, ...],
-    others: dict[str, bytes],
-) -> bool:
-    """The state mounts, ``target`` holds one of ``allowed``, every other file is as it
-    was and nothing else appeared."""
-    return not mount_problems(
-        lambda: SpiffsImage.open(state, prof),
-        Expected(
-            path=target,
-            allowed=allowed,
-            others=[FileInfo(path, len(data)) for path, data in others.items()],
-            contents=others.__getitem__,
-        ),
+def _expected(target: str, allowed: tuple[bytes | None, ...], others: dict[str, bytes]) -> Expected:
+    """``target`` holds one of ``allowed``, every other file is as it was and nothing
+    else appeared (built once: a partition can hold thousands of files)."""
+    return Expected(
+        path=target,
+        allowed=allowed,
+        others=[FileInfo(path, len(data)) for path, data in others.items()],
+        contents=others.__getitem__,
     )
+
+
+def _holds(state: bytes, prof: SpiffsProfile, expected: Expected) -> bool:
+    """The state mounts and holds what ``expected`` says."""
+    return not mount_problems(lambda: SpiffsImage.open(state, prof), expected)
 
 
 def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
@@ -349,11 +354,11 @@ def _every_state_holds(
     file as it was, nothing else."""
     bs = prof.block_size
     state = bytearray(old)
-    allowed = (before.get(target), content)
     others = {p: d for p, d in before.items() if p != target}
+    expected = _expected(target, (before.get(target), content), others)
     for step in steps:
         state[step.block * bs : (step.block + 1) * bs] = step.content
-        if not _holds(bytes(state), prof, target, allowed, others):
+        if not _holds(bytes(state), prof, expected):
             return False
     return True
 
