@@ -7,6 +7,7 @@ units not done (only Ctrl-C said one)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -18,8 +19,10 @@ from support.fleet import full_mongoose_unit, invoke, write_ca
 from support.fleet_links import started
 
 from esp_cabundle.commands._push_render import render_report
+from esp_cabundle.fs import create_image, open_image
 from esp_cabundle.push.campaign_types import CampaignReport
 from esp_cabundle.push.ledger import Ledger, UnitRow
+from esp_cabundle.virtual.rpc import MongooseUnit
 from esp_cabundle.virtual.rpc_links import LanUnitServer
 
 SINCE = datetime(2024, 6, 6, tzinfo=timezone.utc)
@@ -186,3 +189,45 @@ def test_status_says_the_in_place_hint_once_too(lan: Any, tmp_path: Path) -> Non
     assert code == 3 and "1 unit is out of space: free space on the unit" in text, text
     assert "which may fit: ca.pem needs 6,054 bytes, the unit has 4,096 bytes free" in text
     assert text.count("--in-place") == 1 and "(hint:" not in text
+
+
+def nearly_full_spiffs_unit(uid: str) -> tuple[MongooseUnit, int]:
+    """A Mongoose OS unit on a 64 KiB SPIFFS that reports twice the letsencrypt CA's
+    size free (SPIFFS_info) yet refuses a second copy of it: SPIFFS keeps part of its
+    free bytes. Its reported free bytes too."""
+    image = create_image("spiffs", "mongoose-os", 64 * 1024)
+    image.write("/ca.pem", b"old CA\n" * 300)
+    image.write("/conf9.json", b'{"a": 1}')
+    image.write("/fill.bin", b"\xa5" * 37168)
+    space = image.device_space()
+    assert space is not None
+    return MongooseUnit(uid, open_image(image.to_bytes())), space[1]
+
+
+def test_a_refused_write_is_not_said_to_have_room(lan: Any, tmp_path: Path) -> None:
+    """On a nearly full SPIFFS the unit reports 12,048 bytes free and refuses a 6,054-byte
+    ca.pem.new; the hint said "ca.pem needs 6,054 bytes, the unit has 12,048 bytes free"
+    (a contradiction beside "out of space"). It now leads with the room a CA file has
+    there (less than the size refused), then the free bytes and that the file system
+    keeps part of them; --in-place is still offered."""
+    write_ca(tmp_path)
+    need = len((tmp_path / "ca.pem").read_bytes())
+    unit, free = nearly_full_spiffs_unit("cramped")
+    assert need <= free  # the case: the reported free bytes would hold it
+    args = ["push", "--rpc", lan(unit).http_url, "--board", "mongoose-os-esp32", "--bundle",
+            str(tmp_path / "ca.pem"), "--allow", "unjudged", "--ledger", str(tmp_path / "c.db"),
+            "--timeout", "2"]  # fmt: skip
+    code, out = invoke(*args, env={"COLUMNS": "400"})
+    text = " ".join(out.split())
+    assert code == 3 and "out of space on the unit writing ca.pem.new" in text, text
+    for needs, has in re.findall(r"needs ([\d,]+) bytes, the unit has ([\d,]+) bytes free", text):
+        assert int(needs.replace(",", "")) > int(has.replace(",", "")), text
+    assert (
+        f"which may fit: a CA file has less than {need:,} bytes of room on the unit (it took "
+        f"no ca.pem.new that size; {free:,} bytes free as it reports, of which its file "
+        "system keeps part: SPIFFS for its clean-up and file records"
+    ) in text, text
+    assert text.count("--in-place") == 1
+    with Ledger(tmp_path / "c.db") as led:  # status reads the offer back from the ledger
+        (row,) = led.rows()
+    assert "--in-place, which may fit: a CA file has less than" in (row.last_error or "")

@@ -20,6 +20,9 @@ __all__ = ["in_place_may_fit", "in_place_room", "room_for"]
 # LittleFS keeps a file this small inline in its metadata (inline_max is at most an
 # eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
 _INLINE_MAX = 1024
+# What a file system keeps of the free bytes it reports (flash's no-room hint says the
+# same of the partition it reads; a unit's Sys.GetInfo does not say which it runs)
+_KEPT = "SPIFFS for its clean-up and file records, LittleFS its file records and whole blocks"
 
 
 def room_for(
@@ -68,6 +71,19 @@ def in_place_room(push: PushFile, current: bytes | None, free: int | None) -> st
         return (
             f"{push.name} needs {need}; the unit reports no free space, so whether it fits "
             "cannot be told"
+        )
+    if len(push.data) <= free:
+        # The unit refused the staged copy though it reports that much free: as flash's
+        # no-room hint, lead with the room a CA file has, then the free bytes and why
+        # they are not all usable ("needs 6,054 bytes, the unit has 12,048 bytes free"
+        # after an out-of-space refusal read as a contradiction).
+        return (
+            f"a CA file has less than {need} of room on the unit (it took no "
+            f"{push.temp_name} that size; {byte_count(free)} free as it reports, of which "
+            f"its file system keeps part: {_KEPT}) and the old {push.name} holds "
+            f"{byte_count(len(current or b''))}: {push.name} fits only if the file system "
+            "frees the old file's space as it is overwritten, which depends on the file "
+            "system (LittleFS may keep it until the new file is written)"
         )
     return (
         f"{push.name} needs {need}, the unit has {byte_count(free)} free and the old "
