@@ -11,8 +11,9 @@ search that scored every block per collection took 42 s here, the index-page sea
 that walked every page of the file's id from the cursor 4.5 s (now about 2 s; the 10 MB
 write 1.3 s -> 1.1 s). Then planning a CA update (flash, update-dump) on a lived-in,
 nearly full 1408 KiB partition, where the new CA file fits only after garbage collection
-across many blocks: the ordering that mounted every trial write took 98.6 s for the
-127-block esp-idf case here (about 2 s now), figures only. Run:
+across many blocks: the ordering that mounted every trial write took 61-99 s for the
+127-sector esp-idf case and 110-136 s for the 189-sector one here (about 1.5 s and 1 s
+now, the same plans byte for byte), figures only. Run:
     python benchmarks/bench_spiffs.py [--runs N] [--writes-only] [--write-runs N] [--plans-only]
 """
 

@@ -11,7 +11,7 @@ import pytest
 
 from esp_cabundle.fs import spiffs_safe
 from esp_cabundle.fs.base import FileInfo
-from esp_cabundle.fs.spiffs import SpiffsImage
+from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
 from esp_cabundle.fs.spiffs_layout import Geometry
 from esp_cabundle.fs.spiffs_safe import SpiffsStep, plan_spiffs_replace
 from esp_cabundle.fs.spiffs_trials import BrokenFiles
@@ -128,3 +128,41 @@ def test_a_trial_refused_without_mounting_does_not_mount() -> None:
         state[step.block * bs : (step.block + 1) * bs] = step.content
         broken.advance(step.block, step.content)
     assert refused > 0
+
+
+def test_a_broken_file_whose_header_the_trial_rewrites_is_no_proof() -> None:
+    """A file broken in the state so far, whose index header's block the trial rewrites
+    (here: the old CA file, removed by that block) proves nothing: the trial mounts, and
+    BrokenFiles must leave it to the full mount."""
+    profile = "esp-idf"
+    data = build_spiffs_image(
+        [("ca.pem", ca(8)), ("mdash.cfg", b"x" * 300)], size=64 * 1024, profile=profile
+    )
+    img = SpiffsImage.open(data, profile)
+    rec = img._files["/ca.pem"]
+    geo = Geometry.of(img.profile, len(data))
+    ppb, bs = geo.pages_per_block, geo.block_size
+    head = rec.hdr_pix // ppb
+    tail = rec.data_pixes[-1] // ppb
+    assert tail != head
+    # the state so far: the CA file's last data page marked deleted in its lookup entry
+    cur = bytearray(data)
+    entry = geo.entry(rec.data_pixes[-1])
+    b, e = divmod(entry, geo.entries_per_block)
+    cur[b * bs + 2 * e : b * bs + 2 * e + 2] = b"\x00\x00"
+    removed = SpiffsImage.open(data, profile)
+    removed.remove("/ca.pem")
+    content = removed.to_bytes()[head * bs : (head + 1) * bs]  # the header's block, CA gone
+    trial = bytearray(cur)
+    trial[head * bs : (head + 1) * bs] = content
+    expected = Expected(
+        path="/ca.pem",
+        allowed=[ca(8), None],
+        others=[f for f in img.files() if f.path != "/ca.pem"],
+        contents=img.read,
+    )
+    assert mount_problems(lambda: SpiffsImage.open(bytes(cur), profile), expected)
+    assert not mount_problems(lambda: SpiffsImage.open(bytes(trial), profile), expected)
+    broken = BrokenFiles(bytes(cur), geo)
+    assert broken.suspects == {rec.hdr_pix}
+    assert not broken.still_broken(head, content)

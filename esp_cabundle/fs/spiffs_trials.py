@@ -12,8 +12,9 @@ header lies outside the trial's block and whose pages no longer add up
 (:meth:`.SpiffsVolume._file_at` raises). Such a header is listed in the trial state as
 well (its lookup entry and page header are in its own block), and SPIFFS's scan would
 fail on it again when the same check, re-run with the trial's block and the live index
-pages it holds, still fails. :class:`BrokenFiles` re-runs only those checks; a trial it
-clears is mounted in full as before, so the plan is the same, byte for byte.
+pages it holds, still fails; so would it on a header the trial's block itself holds.
+:class:`BrokenFiles` re-runs only those checks; a trial it clears is mounted in full as
+before, so the plan is the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class BrokenFiles:
         self.ppb = geo.pages_per_block
         self.suspects: set[int] = set()
         self.records: dict[int, FileRecord] = {}  # header page -> the file it reads as
+        self.readers: dict[int, set[int]] = {}  # block -> headers of the files it holds
+        self.of_oid: dict[int, set[int]] = {}  # id with the index flag -> their headers
         self.usable = True
         try:
             vol.mount()
@@ -67,20 +70,28 @@ class BrokenFiles:
             return None
 
     def _check(self, headers: Iterable[int]) -> None:
+        """Read each header again on the state so far: a suspect when it fails."""
         for pix in headers:
+            self._forget(pix)
             try:
                 rec = self._read(pix, self.live, self.ambiguous)
             except Exception:  # no proof either way: the full mount decides
-                rec = None
-                self.suspects.discard(pix)
-                self.records.pop(pix, None)
                 continue
             if rec is None:
                 self.suspects.add(pix)
-                self.records.pop(pix, None)
             else:
-                self.suspects.discard(pix)
                 self.records[pix] = rec
+                self.of_oid.setdefault(rec.obj_id | IX_FLAG, set()).add(pix)
+                for b in {p // self.ppb for p in (*rec.index_pixes, *rec.data_pixes)}:
+                    self.readers.setdefault(b, set()).add(pix)
+
+    def _forget(self, pix: int) -> None:
+        self.suspects.discard(pix)
+        rec = self.records.pop(pix, None)
+        if rec is not None:
+            self.of_oid[rec.obj_id | IX_FLAG].discard(pix)
+            for b in {p // self.ppb for p in (*rec.index_pixes, *rec.data_pixes)}:
+                self.readers[b].discard(pix)
 
     def _put(self, block: int, content: bytes) -> list[tuple[Key, int]]:
         """Write ``block`` into the volume (bytes and lookup entries, as mount reads
@@ -123,21 +134,24 @@ class BrokenFiles:
 
     def still_broken(self, block: int, content: bytes) -> bool:
         """True when the state with ``block`` written as ``content`` has a file that
-        fails to read, so it cannot mount: a header outside ``block`` (still a header
-        there: its lookup entry and page header are in its own block) whose
-        :meth:`~.SpiffsVolume._file_at` fails on the trial's bytes and index pages."""
+        fails to read, so it cannot mount: a suspect outside ``block`` (still a header
+        there: its lookup entry and page header are in its own block), or a header the
+        new content holds, whose :meth:`~.SpiffsVolume._file_at` fails on the trial's
+        bytes and index pages. A suspect inside ``block`` proves nothing (the trial may
+        have removed it)."""
         if not self.usable:
             return False
         suspects = [pix for pix in self.suspects if pix // self.ppb != block]
-        if not suspects:
-            return False
         vol = self.vol
         g = vol.g
         bs, epb = g.block_size, g.entries_per_block
         saved = bytes(vol.buf[block * bs : (block + 1) * bs])
         saved_lu = vol.lu[block * epb : (block + 1) * epb]
         try:
-            live, ambiguous, _ = self._index_with(block, self._put(block, content))
+            entries = self._put(block, content)
+            live, ambiguous, _ = self._index_with(block, entries)
+            # the suspects, then the headers the block itself holds in the trial
+            suspects += [pix for key, pix in entries if key[1] == 0]
             for pix in suspects:
                 try:
                     if self._read(pix, live, ambiguous) is None:
@@ -163,18 +177,12 @@ class BrokenFiles:
                 self.where[key] = pixes
             else:
                 self.where.pop(key, None)
-        oids = {key[0] for key in changed}
-        gone = [pix for pix in (*self.suspects, *self.records) if pix // ppb == block]
-        for pix in gone:
-            self.suspects.discard(pix)
-            self.records.pop(pix, None)
-
-        def touched(rec: FileRecord) -> bool:
-            return rec.obj_id | IX_FLAG in oids or any(
-                p // ppb == block for p in (*rec.index_pixes, *rec.data_pixes)
-            )
-
-        again = {pix for pix, rec in self.records.items() if touched(rec)}
-        again |= self.suspects
+        again = {pix for pix in self.suspects if pix // ppb != block}
+        for pix in [*self.suspects, *self.readers.get(block, ())]:
+            if pix // ppb == block:  # its header's block was rewritten: read below if kept
+                self._forget(pix)
+        again |= self.readers.get(block, set())
+        for oid in {key[0] for key in changed}:
+            again |= self.of_oid.get(oid, set())
         again |= {pix for key, pix in entries if key[1] == 0}
         self._check(sorted(again))
