@@ -64,6 +64,19 @@ def test_a_named_board_gives_a_marked_dump_a_firm_verdict(
     )
 
 
+def test_the_text_says_the_board_judged_and_how_it_was_known(
+    dst_dump: Path, runner: CliRunner
+) -> None:
+    """--json had board and board_how; the text named no board at all."""
+    named = _text(runner, "--board", "mdash-arduino@1.2.13")
+    assert " board: mdash-arduino@1.2.13 (named with --board) note: " in named, named
+    inferred = _text(runner)
+    assert " board: mdash-arduino (inferred from /mdash.cfg in partition spiffs) " in inferred
+    assert "board: mdash (named with --board)" in _text(runner, "--board", "mdash")
+    doc = _doc(runner, "--board", "mdash-arduino@1.2.13")
+    assert doc["facts"]["board"] == doc["board"] == "mdash-arduino"  # as a unit's fact
+
+
 def test_json_says_an_inferred_board_and_a_verdict_that_is_not_firm(
     dst_dump: Path, runner: CliRunner
 ) -> None:

@@ -50,8 +50,9 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
 
     named = board is not None
     others: tuple[Board, ...] = ()  # boards of the marked firmware not reading the file
+    how = "named with --board"
     if board is None:
-        board, others = _marked_board(report)
+        board, others, how = _marked_board(report)
     if board is None:
         return report
     notes = [*report.notes, *(_contradictions(report, board) if named else ())]
@@ -82,7 +83,22 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
         ("board_how", "named" if named else "inferred"),
     )
     extra = (*report.extra, *said, ("reach", reach))
-    return replace(report, notes=tuple(notes), extra=extra)
+    facts, words = _board_fact(report, board, how)
+    return replace(report, notes=tuple(notes), extra=extra, facts=facts, words=words)
+
+
+def _board_fact(
+    report: Report, board: Board, how: str
+) -> tuple[tuple[tuple[str, str | int], ...], tuple[tuple[str, str], ...]]:
+    """``report``'s facts and words with the board its verdict was judged as: the text
+    said nothing of it (--json had ``board`` and ``board_how``). The fact is the name, as
+    reading a unit with --board gives it (moved last, never said twice: a unit reads as
+    its dump); its words say the version typed and how it was known (``board:
+    mdash-arduino@1.2.13 (named with --board)``, ``board: mdash-arduino (inferred from
+    /mdash.cfg in partition spiffs)``)."""
+    facts = (*((k, v) for k, v in report.facts if k != "board"), ("board", board.name))
+    shown = board.full_name if board.version_given else board.name
+    return facts, (*report.words, ("board", f"{shown} ({how})"))
 
 
 def _saved_chains(
@@ -359,18 +375,20 @@ def _file_paths(part: Report) -> list[str]:
     return [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
 
 
-def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...]]:
+def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...], str]:
     """The one shipped board the dump's files mark (``/mdash.cfg`` on a SPIFFS
     partition named ``spiffs``: mdash-arduino), as :func:`.board_fit.boards_marked`
     tells them (None when none or several fit), and the boards of the same firmware that
     never read a CA file (mdash 1.2.15+, CA compiled in): a unit upgraded to them keeps
-    the old files, so the dump alone does not say whether the file is read."""
+    the old files, so the dump alone does not say whether the file is read; and how it
+    was inferred (``inferred from /mdash.cfg in partition spiffs``)."""
     # deferred: board_fit reads every board file; only a dump or unit without --board
     from ..board_fit import boards_marked
 
     found: set[str] = set()
     boards = {b.name: b for b in list_boards()}
     unread: set[str] = set()
+    marks: dict[str, list[str]] = {}  # each board found: the files that mark it, where
     for part in report.children:
         facts = dict(part.facts)
         kind = facts.get("file system")
@@ -385,6 +403,11 @@ def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...]]:
                 continue
             elif not fs.partitions or name in fs.partitions:
                 found.add(b.name)
+                held = [p for p in _file_paths(part) if p in fs.config_files]
+                marks.setdefault(b.name, []).extend(f"{p} in partition {name}" for p in held)
     if len(found) != 1:
-        return None, ()
-    return boards[found.pop()], tuple(boards[n] for n in sorted(unread))
+        return None, (), ""
+    board = boards[found.pop()]
+    how = " and ".join(marks.get(board.name, ()))
+    how = f"inferred from {how}" if how else "inferred from its files"
+    return board, tuple(boards[n] for n in sorted(unread)), how

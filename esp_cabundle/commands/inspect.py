@@ -131,7 +131,8 @@ def inspect(
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used. --board also names the board of a
     whole-flash dump, in place of the one its files mark (/mdash.cfg: mdash-arduino), and
-    a note says where it contradicts them. When the CA file the board reads no longer
+    a note says where it contradicts them; a "board:" line says the board judged and how
+    it was known. When the CA file the board reads no longer
     verifies its own servers (a DST-only /ca.pem), a note says since when (with a shipped
     roadmap's date, as check says it) and the flash or update-dump that fixes it; for a
     dump without --board, which firmware versions read the file, since its files do not
