@@ -211,3 +211,41 @@ def test_help_and_readme_say_it(runner: CliRunner) -> None:
     text = " ".join(runner.invoke(cli, ["inspect", "--help"]).stdout.split())
     assert "esp-cabundle inspect dump.bin --board mdash-arduino@1.2.13" in text, text
     assert "--board also names the board of a whole-flash dump" in text, text
+
+
+def test_config_names_the_project_whose_saved_chains_are_judged(
+    dst_dump: Path, runner: CliRunner
+) -> None:
+    """Saved chains were read from the working directory only: inspect had no -c to name
+    a project elsewhere, as check has (chains/ beside the config)."""
+    project = dst_dump.parent / "proj"
+    (project / "chains").mkdir(parents=True)
+    (project / "cabundle.yaml").write_text("preset: default\n")
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", project / "chains" / "mdash.net.pem")
+    doc = _doc(runner, "--board", "mdash-arduino@1.2.13", "-c", "proj/cabundle.yaml")
+    assert doc["reach"]["chain_file"] == "proj/chains/mdash.net.pem", doc["reach"]
+    assert doc["reach"]["failing_since"]["date"] == "2024-03-13"
+    assert _doc(runner, "--board", "mdash-arduino@1.2.13")["reach"]["chain_file"] is None
+    text = " ".join(runner.invoke(cli, ["inspect", "--help"]).stdout.split())
+    assert "inspect reads only the saved chains/ beside it, judging the board named" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-c", "cabundle.yaml"], "Error: -c/--config needs --board: inspect reads a project's"),
+        (["-c", "bad.yaml", "--board", "mdash-arduino"], "Error: bad.yaml"),
+        (["-c", "none.yaml", "--board", "mdash-arduino"], "none.yaml"),
+    ],
+    ids=["without-board", "bad-config", "missing-config"],
+)
+def test_a_config_that_cannot_serve_is_refused_before_reading(
+    dst_dump: Path, runner: CliRunner, args: list[str], said: str
+) -> None:
+    (dst_dump.parent / "cabundle.yaml").write_text("preset: default\n")
+    (dst_dump.parent / "bad.yaml").write_text("preset: [\n")
+    before = sorted(p.name for p in dst_dump.parent.iterdir())
+    r = runner.invoke(cli, ["inspect", "dump.bin", *AT, *args])
+    assert r.exit_code == 2, r.output
+    assert said in r.stderr and r.stdout == "", r.stderr
+    assert sorted(p.name for p in dst_dump.parent.iterdir()) == before

@@ -32,15 +32,18 @@ if TYPE_CHECKING:
 _DEFAULT_PRESET = "default"
 
 
-def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report:
+def with_reach_note(
+    report: Report, board: Board | None, at: datetime, *, base: Path = Path(".")
+) -> Report:
     """``report`` (a unit's or a whole-flash dump's) with one more note when the CA file
     its board reads lets no chain of the board's servers through at ``at`` (or holds no
     certificate); ``board``: the one named (--board: it replaces what the files mark, and
     a note says where it contradicts them), else the one the dump's files mark, if exactly
     one. --json gets the board used (``board``, ``board_version``: as typed, else null;
     ``board_how``: named or inferred, as other commands name a board) and the verdict
-    (``reach``). A saved chains/HOST.pem is judged for a named board only (see
-    :func:`_saved_chains`)."""
+    (``reach``). A saved ``base``/chains/HOST.pem is judged for a named board only (see
+    :func:`_saved_chains`); ``base``: the project's directory (-c's), else the working
+    directory."""
     if report.kind not in ("unit", "flash dump"):
         return report
     # deferred: the check and its verifier load for a unit or dump, not for a CA file
@@ -61,7 +64,7 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
     held = list(_ca_files(report, board)) if board.filesystem is not None else []
     if held and links.judged:
         items = link_items(board, links)
-        saved, evidence = _saved_chains(links, board, at) if named else ([], ())
+        saved, evidence = _saved_chains(links, board, at, base) if named else ([], ())
         where = len(notes)  # the evidence is said before the verdict, once one is given
         for part, ca in held:
             found = ca.findings if ca is not None else ()
@@ -102,9 +105,10 @@ def _board_fact(
 
 
 def _saved_chains(
-    links: BoardLinks, board: Board, at: datetime
+    links: BoardLinks, board: Board, at: datetime, base: Path
 ) -> tuple[list[CheckItem], tuple[str, ...]]:
-    """The working directory's saved chains/HOST.pem of the board's servers, judged as
+    """The project's saved chains/HOST.pem (``base``: beside the config -c names, else
+    the working directory's, as check reads them) of the board's servers, judged as
     update-dump --board judges them, and the notes saying what each server was judged on
     (one that cannot be read is said, never an error: the user did not name it). Only
     for a board named: without --board the dump alone is looked at, its verdict hedged,
@@ -113,7 +117,7 @@ def _saved_chains(
     from ..own_servers import own_server_evidence
 
     profile = board.device_profile()
-    return own_server_evidence(links.judged, Path("."), profile, at=at, unread_note=True)
+    return own_server_evidence(links.judged, base, profile, at=at, unread_note=True)
 
 
 def _earliest(failed: list[ItemResult]) -> ItemResult:

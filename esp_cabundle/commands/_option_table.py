@@ -52,8 +52,8 @@ OPTIONS: dict[str, str] = {
         "--force -y --yes --at= --json -q --quiet --debug"
     ),
     "inspect": (
-        "--fail-on= --fail-within= -p= --port= --board= --no-apps -b= --baud= "
-        "--before= --after= --at= --all --json --wide -q --quiet --debug"
+        "--fail-on= --fail-within= -p= --port= --board= -c= --config= --no-apps -b= "
+        "--baud= --before= --after= --at= --all --json --wide -q --quiet --debug"
     ),
     "journal": "--debug",
     "journal list": "--journal-dir= --mac= --json --wide -q --quiet --debug",

@@ -31,6 +31,7 @@ from .options import (
     Whole,
     at_option,
     board_option,
+    config_option_reading,
     given_options,
     json_option,
     link_options,
@@ -77,6 +78,10 @@ EDGE_ROWS = 10
 )
 @port_option(required=False)
 @board_option()
+@config_option_reading(
+    "inspect reads only the saved chains/ beside it, judging the board named with --board "
+    "on them as check does (./chains/ without one)."
+)
 @click.option(
     "--no-apps",
     is_flag=True,
@@ -101,6 +106,7 @@ def inspect(
     fail_within: int | None,
     port: str | None,
     board: str | None,
+    config_path: Path | None,
     no_apps: bool,
     link: Link,
     at: datetime | None,
@@ -136,8 +142,9 @@ def inspect(
     verifies its own servers (a DST-only /ca.pem), a note says since when (with a shipped
     roadmap's date, as check says it) and the flash or update-dump that fixes it; for a
     dump without --board, which firmware versions read the file, since its files do not
-    tell which runs. A saved chains/HOST.pem here is judged for a board named with
-    --board, as update-dump judges it (one that cannot be read is a note). --json adds
+    tell which runs. A saved chains/HOST.pem here (beside the config -c names) is judged
+    for a board named with --board, as update-dump judges it (one that cannot be read is
+    a note). --json adds
     "board" (its name), "board_version" (as typed, else null), "board_how" (named or
     inferred) and "reach" (ok, ca_file, firm, hostname, failing_since as check --json
     gives it, chain_file: the saved chain it rests on), null when no verdict is given
@@ -154,6 +161,7 @@ def inspect(
         refuse_directory(path, None)
     when = parse_at(at)
     given = load_board(board) if board is not None else None  # refused before any read
+    base = _project_dir(config_path, given)  # as above
     reports = [  # '-' is standard input (read_input), never a missing file
         inspect_path(
             p,
@@ -172,7 +180,7 @@ def inspect(
     reports += [unit] if unit is not None else []
     # A CA file that cuts its board off its own servers says so (exit codes unchanged);
     # --board names the board of the unit and of every dump, else a dump's files do.
-    reports = [with_reach_note(r, given, when) for r in reports]
+    reports = [with_reach_note(r, given, when, base=base) for r in reports]
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
     bad = tuple(p for r in reports for p in r.problems)  # a dump cut short: update-dump refuses it
     failed = (
@@ -475,6 +483,23 @@ def _refuse_board_without_dump(reports: Sequence[Report]) -> None:
         hint="add --port PORT to read a unit, give a whole-flash dump "
         f"({CLI_SPELLING.read_all}), or leave --board out to inspect files only",
     )
+
+
+def _project_dir(config_path: Path | None, board: Board | None) -> Path:
+    """Where the saved chains/ a --board verdict reads are: beside the config -c names
+    (loaded, so a bad one is refused as check refuses it), else the working directory.
+    Without --board no saved chain is read: -c would be ignored, hiding a forgotten
+    --board."""
+    if config_path is None:
+        return Path(".")
+    if board is None:
+        raise InputError(
+            "-c/--config needs --board: inspect reads a project's saved chains/ only to "
+            "judge the board named with --board",
+            hint="add --board NAME to judge a unit or whole-flash dump as that board, or "
+            "leave -c out",
+        )
+    return load_config(config_path).base_dir
 
 
 def _refuse_unit_options_without_port() -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "board_option",
     "chosen_board",
     "config_option",
+    "config_option_reading",
     "disk_version_option",
     "file_option",
     "fs_type_option",
@@ -171,12 +172,16 @@ def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]
     )
 
 
-config_option = file_option(
-    "-c",
-    "--config",
-    "config_path",
-    help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
-)
+_CONFIG_HELP = "Config file: roots, policies, targets (default: ./cabundle.yaml if present)."
+
+
+def config_option_reading(what: str) -> Decorator[Any]:
+    """``-c/--config`` for a command reading only part of the config (inspect: the
+    saved chains beside it): the one help text, and ``what`` it reads."""
+    return file_option("-c", "--config", "config_path", help=f"{_CONFIG_HELP} {what}")
+
+
+config_option = file_option("-c", "--config", "config_path", help=_CONFIG_HELP)
 
 
 # ---------------------------------------------------------------------------------------
