@@ -148,6 +148,14 @@ class CheckItem:
     periods: tuple[Period, ...] = ()
     renewal_days: int | None = None  # a roadmap server takes a new chain within this
     refresh: str | None = None  # a saved chain: how to save it anew ("refresh it (...)")
+    given: bool = False  # a chain file the caller named (check --chain), saved for no target
+
+    @property
+    def chain_said(self) -> str:
+        """How hints name the chain file, as typed: ``the chain file ca/x.pem`` for one
+        the caller named (it is no target's saved chain), else ``the saved chain ...``."""
+        what = "the chain file" if self.given else "the saved chain"
+        return f"{what} {shown_path(self.chain.source)}"
 
     def schedule(self) -> tuple[Period, ...]:
         """What the server sends over time (one open period for a captured chain)."""
@@ -304,7 +312,7 @@ class ItemResult:
         if self.item.refresh:
             it = "it" if one else "them"
             # As typed: a config's target's chain path is absolute (its base_dir).
-            text += f"; the saved chain {shown_path(self.item.chain.source)} still holds {it}: "
+            text += f"; {self.item.chain_said} still holds {it}: "
             text += self.item.refresh
         return text + "."
 

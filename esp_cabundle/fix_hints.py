@@ -196,11 +196,14 @@ def _stale_chain(r: ItemResult, *, roots: bool) -> str | None:
         return None
     certs = r.item.chain.certificates
     sent = [c.label for c in (certs[1:] if not certs[0].is_ca else certs)]
+    shown = shown_path(r.item.chain.source)
     refresh = r.item.refresh or (
         "refresh it ('esp-cabundle chains pull', or 'esp-cabundle chains show --host HOST -o FILE')"
     )
+    # a file the caller named is no target's: said by its path alone
+    said = r.item.chain_said if r.item.given else f"{r.item.name}: its saved chain {shown}"
     return (
-        f"{r.item.name}: its saved chain {shown_path(r.item.chain.source)} is stale: it "
+        f"{said} is stale: it "
         f"holds {' <- '.join(sent)}, the {known.roadmap} chain {known.name}, which servers "
         f"sent only until {known.end.date().isoformat()}: {refresh}, then check again"
         + (" (roots added for a chain no server sends fix nothing)" if roots else "")
@@ -265,7 +268,8 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
                     f" ({saved} has no '# captured:' date: refresh or date it, as its note says)"
                 )
             elif dated and r.item.refresh:
-                text += f" (if its saved chain {saved} is old, {r.item.refresh})"
+                said = r.item.chain_said if r.item.given else f"its saved chain {saved}"
+                text += f" (if {said} is old, {r.item.refresh})"
             servers.append(text)
     parts = [CLOCK] * clock + [ROOTS] * roots
     parts += ["drop the roots this firmware cannot parse"] * unparsed

@@ -81,7 +81,8 @@ def test_an_undated_stale_chain_failing_on_its_intermediate_is_to_be_refreshed(
 ) -> None:
     """The common stale failure: the saved chain's own intermediate expires (R11 on
     2027-03-12, R3 on 2025-09-15). The hint said to have the server renew it, though
-    servers stopped sending that chain: refresh the saved chain instead."""
+    servers stopped sending that chain: refresh the saved chain instead. A file named
+    with --chain is said as one (it was 'its saved chain', as a config target's is)."""
     (in_tmp / example).write_bytes((EXAMPLES / example).read_bytes())
     r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 0, r.output
@@ -90,7 +91,8 @@ def test_an_undated_stale_chain_failing_on_its_intermediate_is_to_be_refreshed(
     assert r.exit_code == 1, r.output
     hint = " ".join(r.stderr[r.stderr.index("hint:") :].split())
     assert "the server's certificate is at fault" not in hint, hint
-    assert f"its saved chain {example} is stale: it holds {holds}" in hint, hint
+    assert f"hint: the chain file {example} is stale: it holds {holds}" in hint, hint
+    assert "saved chain" not in hint, hint
     assert f"which servers sent only until {until}: refresh it" in hint, hint
     assert "roots added" not in hint and "add the roots" not in hint, hint
     doc = json.loads(runner.invoke(cli, [*args, "--json"]).stdout)

@@ -273,3 +273,23 @@ def test_check_host_by_ip_names_the_ip_san_under_both_lines(
     flat = " ".join(r.output.split())
     assert "holds IP address 127.0.0.1, and its CN is device-gw" in flat, flat
     assert "hint:" in r.output and "add the roots" not in r.output
+
+
+def test_a_chain_file_given_with_chain_is_not_called_a_saved_chain(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """check --chain FILE: the renewal note and the hint called the file named on the
+    command line 'its saved chain', as if a target's; they name it as a chain file."""
+    (in_tmp / "root.pem").write_bytes(ROOT.pem)
+    (in_tmp / "svc.pem").write_bytes(CAPTURED.encode() + LEAF.pem + ISSUING.pem)
+    args = ["check", "--bundle", "root.pem", "--chain", "svc.pem", "--device", "mbedtls-clock"]
+    r = runner.invoke(cli, [*args, "--at", LATER.date().isoformat()])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "; the chain file svc.pem still holds them: refresh it" in said, said
+    assert "saved chain" not in said, said
+    expired = mint("svc.example", ISSUING, ca=False, san="svc.example", not_after=NOW - DAY)
+    (in_tmp / "svc.pem").write_bytes(CAPTURED.encode() + expired.pem + ISSUING.pem)
+    r = runner.invoke(cli, [*args, "--at", LATER.date().isoformat()])
+    hint = " ".join(r.stderr.split())
+    assert r.exit_code == 1 and "(if the chain file svc.pem is old, refresh it" in hint, hint

@@ -320,7 +320,8 @@ def check(
         chain = load_chain_file(f, spelling=CLI_SPELLING, hint=hint)
         named = hostname or chain_file_name(f, chain)
         refresh = f"refresh it ({hint})"
-        items.append(CheckItem(f.name, chain, default, hostname=named, refresh=refresh))
+        item = CheckItem(f.name, chain, default, hostname=named, refresh=refresh, given=True)
+        items.append(item)
     if hosts:
         servers = []
         for h in hosts:
