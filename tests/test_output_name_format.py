@@ -100,3 +100,29 @@ def test_pack_refuses_an_image_named_as_cpp_source(in_tmp: Path) -> None:
     assert r.exit_code == 2
     assert "-o ca_pem.hpp: a .hpp name says C++ source, but pack writes" in r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "said", "hint"),
+    [
+        (["-f", "pem", "-f", "c", "-o", "x"], "-f gave 2 (pem, c)",
+         "use -f FORMAT -o PATH (-f pem -o x or -f c -o x), or leave -o out to write each "
+         "to its default file (ca.pem, ca_pem.h)"),
+        (["-f", "pem", "-f", "c", "-o", "alt.h"], "-f gave 2 (pem, c)",
+         "use -f FORMAT -o PATH (-f c -o alt.h), or leave -o out"),
+        (["-f", "pem", "-f", "pem", "-o", "x"], "-f gave 2 (pem, pem)",
+         "use -f FORMAT -o PATH (-f pem -o x)\n"),
+    ],
+    ids=["two", "named-by-path", "twice"],
+)  # fmt: skip
+def test_several_formats_for_one_output_are_named(
+    in_tmp: Path, argv: list[str], said: str, hint: str
+) -> None:
+    """It said "needs exactly one output format" and "use -f FORMAT -o PATH", naming
+    none of the formats given; a line the hint offers runs (a .h path: c only; a format
+    given twice: no default file twice, which build refuses)."""
+    code, err = _build(*argv)
+    assert code == 2, err
+    assert f"Error: -o/--output needs exactly one output format, and {said}\n" in err, err
+    assert f"hint: {hint}" in err, err
+    assert list(in_tmp.iterdir()) == []

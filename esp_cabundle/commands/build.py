@@ -482,9 +482,19 @@ def _with_output_path(
     implied = implied_format(path) if str(path) != "-" else None
     if configured:
         return (_configured_output(outputs, path, implied),)
-    if len(outputs) != 1:
+    if len(outputs) != 1:  # several -f (a default or config output is one, or configured)
+        given = ", ".join(o.format for o in outputs)
+        formats = list(dict.fromkeys(o.format for o in outputs))
+        # the lines that run: a path whose extension says a format takes that one only
+        fits = [f for f in formats if implied in (None, f)]
+        one = " or ".join(shlex.join(["-f", f, "-o", str(path)]) for f in fits)
+        # a format given twice would write its default file twice: that build refuses
+        own = ", ".join(str(o.path) for o in outputs) if len(formats) == len(outputs) else ""
         raise InputError(
-            "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
+            f"-o/--output needs exactly one output format, and -f gave {len(outputs)} ({given})",
+            hint="use -f FORMAT -o PATH"
+            + (f" ({one})" if one else "")
+            + (f", or leave -o out to write each to its default file ({own})" if own else ""),
         )
     out = outputs[0]
     if implied is None and not explicit and path.suffix.lower() == ".bin":
