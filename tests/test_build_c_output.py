@@ -160,3 +160,49 @@ def test_an_empty_c_name_is_a_usage_error(in_tmp: Path, blank: str) -> None:
     assert r.exit_code == 2, r.output
     assert "Error: bad --c-name: an empty value names no C variable" in r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+# What <stddef.h> (which the array form includes) and <stdint.h> (which Arduino.h and
+# ESP-IDF's headers include) define: the header declaring the CA under one of them
+# failed to compile, though C keywords were refused up front.
+HEADER_NAMES = [("size_t", "<stddef.h>"), ("ptrdiff_t", "<stddef.h>"), ("NULL", "<stddef.h>"),
+                ("offsetof", "<stddef.h>"), ("uint8_t", "<stdint.h>"), ("SIZE_MAX", "<stdint.h>"),
+                ("int_fast16_t", "<stdint.h>"), ("UINT64_C", "<stdint.h>")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "header"), HEADER_NAMES)
+@pytest.mark.parametrize("style", ["array", "s_pem"])
+def test_a_name_the_headers_define_cannot_name_the_ca(
+    in_tmp: Path, name: str, header: str, style: str
+) -> None:
+    r = CliRunner().invoke(
+        cli, ["build", "--preset", "letsencrypt", "--no-lock", "-f", "c", "--c-style", style,
+              "--c-name", name, "-o", "ca_pem.h"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert f"Error: '{name}' is a name {header} defines, which " in r.stderr, r.stderr
+    assert "; it cannot name the CA variable\n" in r.stderr and "--c-name s_pem" in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_configs_c_name_the_headers_define_is_refused(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: c, path: ca.h, name: size_t}\n"
+    )
+    r = CliRunner().invoke(cli, ["build", "--no-lock"])
+    assert r.exit_code == 2, r.output
+    assert "'size_t' is a name <stddef.h> defines, which the generated header includes" in (
+        r.stderr
+    ), r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+@pytest.mark.parametrize("name", ["size_t", "ptrdiff_t", "NULL", "uint8_t", "SIZE_MAX"])
+def test_the_names_refused_do_break_the_compile(tmp_path: Path, name: str) -> None:
+    """The collision is the compiler's, not ours: gcc refuses the declaration the array
+    form would write under that name once the headers are included."""
+    need("gcc")
+    src = tmp_path / "a.c"
+    src.write_text(f'#include <stddef.h>\n#include <stdint.h>\nconst char {name}[] = "x";\n')
+    r = subprocess.run(["gcc", "-fsyntax-only", str(src)], capture_output=True, timeout=60)
+    assert r.returncode != 0, r.stderr

@@ -18,7 +18,14 @@ from ..errors import InputError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import comment_text, plural
 
-__all__ = ["CPP_KEYWORDS", "C_KEYWORDS", "C_STYLES", "check_c_option", "render_c_source"]
+__all__ = [
+    "CPP_KEYWORDS",
+    "C_HEADER_NAMES",
+    "C_KEYWORDS",
+    "C_STYLES",
+    "check_c_option",
+    "render_c_source",
+]
 
 C_STYLES = ("s_pem", "array")
 # C23's keywords (and C11's spellings of them), which no variable may be named.
@@ -141,6 +148,42 @@ CPP_KEYWORDS = frozenset(
         "xor_eq",
     ]
 )
+# What the standard headers the CA variable meets define (C23 7.21, 7.22): <stddef.h>,
+# which the array form includes, and <stdint.h>, which the file including it does
+# (Arduino.h, esp_system.h, mbedtls): ``const char size_t[]`` fails the compile as
+# ``int`` does, and a macro (NULL, SIZE_MAX) rewrites the declaration.
+_STDDEF_NAMES = frozenset(
+    ["ptrdiff_t", "size_t", "max_align_t", "nullptr_t", "wchar_t", "NULL", "offsetof",
+     "unreachable", "__STDC_VERSION_STDDEF_H__"]
+)  # fmt: skip
+_BITS = ("8", "16", "32", "64")
+_STDINT_NAMES = frozenset(
+    [
+        *(f"{u}int{b}_t" for u in ("", "u") for b in _BITS),
+        *(f"{u}int_{k}{b}_t" for u in ("", "u") for k in ("least", "fast") for b in _BITS),
+        *("intptr_t", "uintptr_t", "intmax_t", "uintmax_t"),
+        *(
+            f"{u}INT{k}{b}_{m}"
+            for u in ("", "U")
+            for k in ("", "_LEAST", "_FAST")
+            for b in _BITS
+            for m in ("MAX", "WIDTH")
+        ),
+        *(f"INT{k}{b}_MIN" for k in ("", "_LEAST", "_FAST") for b in _BITS),
+        *(f"{u}INT{b}_C" for u in ("", "U") for b in (*_BITS, "MAX")),
+        *(f"{u}INT{t}_{m}" for u in ("", "U") for t in ("PTR", "MAX") for m in ("MAX", "WIDTH")),
+        *("INTPTR_MIN", "INTMAX_MIN", "SIZE_MAX", "SIZE_WIDTH"),
+        *(f"{t}_{m}" for t in ("PTRDIFF", "SIG_ATOMIC", "WCHAR", "WINT") for m in ("MIN", "MAX")),
+        *(f"{t}_WIDTH" for t in ("PTRDIFF", "SIG_ATOMIC", "WCHAR", "WINT")),
+        "__STDC_VERSION_STDINT_H__",
+    ]
+)
+# Each such name, and where the refusal says it comes from.
+C_HEADER_NAMES = {
+    **{n: "<stdint.h> defines, which the files including it include (Arduino.h, ESP-IDF)"
+       for n in _STDINT_NAMES},
+    **{n: "<stddef.h> defines, which the generated header includes" for n in _STDDEF_NAMES},
+}  # fmt: skip
 _IDENT = lazy_re(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -158,12 +201,15 @@ def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None
     ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
     if key == "name":
         keyword = value in C_KEYWORDS or value in CPP_KEYWORDS
-        if not isinstance(value, str) or not _IDENT().match(value) or keyword:
+        header = C_HEADER_NAMES.get(value) if isinstance(value, str) else None
+        if not isinstance(value, str) or not _IDENT().match(value) or keyword or header:
             what = (
                 "a C keyword"
                 if value in C_KEYWORDS
                 else "a C++ keyword"
                 if value in CPP_KEYWORDS
+                else f"a name {header}"
+                if header
                 else "not a valid C identifier"
             )
             raise InputError(
