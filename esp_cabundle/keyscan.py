@@ -43,9 +43,8 @@ Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-enc
 beyond these (base32, ascii85, base64 of base64): README's "No private key" lists both.
 
 Each pattern is a regular expression without unbounded nested repetition, and each
-candidate is checked in bounded work (a bounded window of its line, a bounded walk over
-BER elements), so the scan is linear in the input. A finding carries where it
-is (offset, line) and what kind of key it is, never the key's bytes.
+candidate is checked in bounded work (a window of its line, a bounded walk over BER
+elements): the scan is linear. A finding says where and what kind of key, never its bytes.
 """
 
 from __future__ import annotations
