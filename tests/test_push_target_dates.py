@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.fleet import mongoose_unit, write_ca
+from support.fleet import full_mongoose_unit, mongoose_unit, write_ca
 from support.fleet_links import unit_hosts, unit_ids
 
 from esp_cabundle.cli import cli
@@ -56,3 +56,32 @@ def test_a_target_counts_for_the_go_dark_dates(
     assert darks and "unknown" not in darks.values(), (darks, doc["campaign"])
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db"])
     assert "--server HOST" not in r.output and "named no server" not in r.output, r.output
+
+
+def test_a_unit_out_of_room_keeps_the_date_its_file_goes_dark(
+    mosquitto: Any, host: Any, in_tmp: Path
+) -> None:
+    """A unit refused "out of space" had its CA file read before the refusal: status
+    gives the day that file goes dark (the units a fleet owner must act on first), not
+    "unknown", which it gave because the file's SHA-256 was not kept."""
+    write_ca(in_tmp)
+    (in_tmp / "chains").mkdir()
+    shutil.copy(REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / f"chains/{HOST}.pem")
+    dst_only = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
+    (full,) = unit_ids("esp32-f", 1)
+    unit = full_mongoose_unit(full, old_ca=dst_only)
+    host([unit])
+    before = unit.files()
+    argv = ["push", "--mqtt", mosquitto.url, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+    argv += ["--ledger", "c.db", "--timeout", "2", "--target", HOST, "--device", full]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 3 and "out of space" in r.output, r.output
+    assert unit.files() == before
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db", "--json"])
+    assert r.exit_code == 3, r.output
+    (row,) = json.loads(r.stdout)["units"]
+    assert row["state"] == "failed" and row["old_sha256"], row
+    assert row["goes_dark"] not in ("unknown", "none"), row  # DST Root CA X3 alone: a date
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db"])
+    (line,) = [x for x in r.output.splitlines() if x.startswith(full + " ")]
+    assert "since 20" in line, r.output

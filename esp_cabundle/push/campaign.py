@@ -349,12 +349,14 @@ class _Run:
             )  # fmt: skip
         else:
             fits, room = room_for(push, current, info.fs_free, in_place=self.options.in_place)
+            old_sha = sha256_hex(current) if current is not None else "none"
             if fits is False:  # it would fail: the unit is left as it is
+                # the file it keeps, read: status tells when that unit goes dark
+                self.ledger.record(uid, old_sha256=old_sha)
                 raise UnitRpcError(
                     f"unit {uid}: out of space on the unit: {room}; not written",
                     hint=self.writer.room_hint(current, info.fs_free),
                 )
-            old_sha = sha256_hex(current) if current is not None else "none"
             self.ledger.record(
                 uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256,
                 clear_error=True, clear_note=True,
