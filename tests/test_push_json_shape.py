@@ -94,10 +94,13 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     # A dry run's units, as README says: the keys a push records, and three of its own.
     shared = {"id", "transport", "state", "fw_version", "old_sha256", "note"}
     for u in dry["units"]:
-        assert set(u) == shared | {"error", "current", "current_roots", "room"}, u
+        own = {"error", "current", "current_roots", "room", "goes_dark"}
+        assert set(u) == shared | own, u
         ran = run_units[u["id"]]
         assert {k: u[k] for k in shared - {"state"}} == {k: ran[k] for k in shared - {"state"}}
-    assert "campaign" not in dry and "counts" not in dry and "goes_dark" not in dry
+    assert "campaign" not in dry and "counts" not in dry
+    # goes_dark: the file found on each unit (a push's, once written, is another's date)
+    assert dry["goes_dark"] == dict(Counter(u["goes_dark"] for u in dry["units"]))
     # ...and the order each lists them in: push its listing's, status by id
     assert [u["id"] for u in run["units"]] == ["dev1", "dev2", "dev3", "dev4"]
     assert [u["id"] for u in status["units"]] == sorted(status_units)

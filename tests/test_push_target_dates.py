@@ -85,3 +85,47 @@ def test_a_unit_out_of_room_keeps_the_date_its_file_goes_dark(
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db"])
     (line,) = [x for x in r.output.splitlines() if x.startswith(full + " ")]
     assert "since 20" in line, r.output
+
+
+def test_a_dry_run_says_when_each_unit_goes_dark(mosquitto: Any, host: Any, in_tmp: Path) -> None:
+    """A fleet owner reads the dry run first: it gives each unit's go-dark date (the
+    file found on it, judged as a push judges it) and the units per date, the dates the
+    push then records for the units it could not update."""
+    write_ca(in_tmp)
+    (in_tmp / "chains").mkdir()
+    shutil.copy(REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / f"chains/{HOST}.pem")
+    dst_only = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
+    old_id, full_id, done_id = unit_ids("esp32-g", 3)
+    units = [
+        mongoose_unit(old_id),
+        full_mongoose_unit(full_id, old_ca=dst_only),
+        mongoose_unit(done_id),
+    ]
+    units[0].image.write("/ca.pem", dst_only)
+    units[2].image.write("/ca.pem", (in_tmp / "ca.pem").read_bytes())
+    host(units)
+    before = [u.files() for u in units]
+    argv = ["push", "--mqtt", mosquitto.url, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+    argv += ["--ledger", "c.db", "--timeout", "2", "--target", HOST]
+    for u in units:
+        argv += ["--device", u.unit_id]
+    r = CliRunner().invoke(cli, [*argv, "--dry-run", "--json"])
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    darks = {u["id"]: u["goes_dark"] for u in doc["units"]}
+    assert darks[done_id] == "none", darks
+    assert darks[old_id] not in ("none", "unknown") and darks[full_id] == darks[old_id], darks
+    assert doc["goes_dark"] == {darks[old_id]: 2, "none": 1}, doc["goes_dark"]
+    r = CliRunner().invoke(cli, [*argv, "--dry-run"])
+    assert r.exit_code == 3, r.output
+    day = f"since {darks[old_id][:10]}"
+    assert "Current CA goes dark" in r.output and f"{day}  2" in r.output, r.output
+    for uid in (old_id, full_id):
+        (line,) = [x for x in r.output.splitlines() if x.startswith(uid + " ")]
+        assert day in line, r.output
+    assert [u.files() for u in units] == before and not (in_tmp / "c.db").exists()
+    r = CliRunner().invoke(cli, argv)  # the push records the same date for the unit left
+    assert r.exit_code == 3, r.output
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db", "--json"])
+    after = {u["id"]: u["goes_dark"] for u in json.loads(r.stdout)["units"]}
+    assert after[full_id] == darks[full_id], after

@@ -23,6 +23,7 @@ from ..push.ledger_status import (
     UNKNOWN,
     UnitTally,
     campaign_facts,
+    dark_order,
     in_place_would_help,
     is_past,
     read_consistently,
@@ -406,13 +407,17 @@ def render_dry_run(
     notes: Sequence[str] = (),
     said: Collection[str] = (),
     refused: bool = False,
+    judged_against: str | None = None,
 ) -> None:
     """The survey; ``notes``: the links' (a key sent in the clear, a unit listed twice),
     in the JSON as a run's are, printed unless ``said`` already (as :func:`render_report`);
-    ``refused``: a real run would refuse the ledger (the notes say why)."""
+    ``refused``: a real run would refuse the ledger (the notes say why); the units per
+    go-dark date (``judged_against``: the servers, as a push keeps it), as status says."""
     from ..push.survey import WOULD_FINISH, unsure  # deferred: with the survey
 
     silent = _never_answered(rows, "did not answer")
+    tally = Counter(r.goes_dark for r in rows)
+    dark = {v: tally[v] for v in sorted(tally, key=dark_order)}
     if opts["as_json"]:
         code = dry_run_exit_code(rows, refused=refused)
         would_finish = not code
@@ -424,16 +429,21 @@ def render_dry_run(
                 "ca_sha256": push_file.sha256,
                 "would_finish": would_finish,
                 "notes": [*notes, *silent],
+                "goes_dark": dark,
                 "units": [r.to_dict() for r in rows],
             }
         )
         return
     quiet = opts["quiet"]
     table = [
-        (r.id, r.state, r.fw_version or "", r.room or "", r.error or r.note or r.current or "")
+        (r.id, r.state, r.fw_version or "", _dark_cell(r.goes_dark), r.room or "",
+         r.error or r.note or r.current or "")
         for r in rows
-    ]  # room: as --json's, the verdict first (a cut cell keeps "fits", "may not fit")
-    headers = ("unit", "would", _FIRMWARE, _ROOM, Column("current CA / why", cut=True, least=16))
+    ]  # fmt: skip  # room: as --json's, the verdict first (a cut cell keeps "fits", ...)
+    headers = (
+        "unit", "would", _FIRMWARE, Column("goes dark", hide=2), _ROOM,
+        Column("current CA / why", cut=True, least=16),
+    )  # fmt: skip
     echo(format_table(headers, table, width=table_width()), quiet=quiet)
     counts: dict[str, int] = {}
     for r in rows:
@@ -452,6 +462,8 @@ def render_dry_run(
     )
     unused = _unused_clause([r.state for r in rows])
     _print_notes(notes, said, quiet=quiet)
+    for line in _dark_summary(dark, judged_against):
+        echo(line, quiet=quiet, wrap=True)
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
         echo(line, quiet=quiet, wrap=True)

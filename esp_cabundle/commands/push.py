@@ -529,7 +529,8 @@ def _dry_run(
     notes = dict.fromkeys(n for t in transports for n in t.notes())  # as a run keeps them
     refused = bool(ledger_notes)  # exit 2 as the real run would, after the preview
     notes_all = [*ledger_notes, *notes]
-    render_dry_run(rows, push_file, opts, notes=notes_all, said=said, refused=refused)
+    render_dry_run(rows, push_file, opts, notes=notes_all, said=said, refused=refused,
+                   judged_against=options.judged_against)  # fmt: skip
     return dry_run_exit_code(rows, refused=refused)
 
 

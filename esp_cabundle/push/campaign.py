@@ -48,11 +48,9 @@ from .ledger_files import TEXT_CAP
 from .ledger_meta import (
     DARK_KEY,
     JUDGED_KEY,
-    NONE_FOUND,
     ROADMAP_KEY,
     ROADMAP_WHY_KEY,
-    UNKNOWN,
-    caller_instant,
+    go_dark_value,
     is_roadmap_why,
 )
 from .ledger_schema import PROGRESS
@@ -417,7 +415,7 @@ class _Run:
     def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
         """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
         if self.options.go_dark_for is not None:
-            value = _go_dark_value(self.options.go_dark_for(data))
+            value = go_dark_value(self.options.go_dark_for(data))
         elif when is not None:
             value = ledger_instant(when)
         else:
@@ -431,27 +429,9 @@ def ledger_instant(when: datetime) -> str:
     return as_utc(when).isoformat()
 
 
-def _go_dark_value(value: object) -> str:
-    """``go_dark_for``'s answer as the ledger keeps it: a date not in push's own form
-    ("2027-06-06", "...Z", "+02:00") is converted; anything else is the caller's error,
-    raised before the ledger holds it (a value kept as given would be a damaged ledger
-    to the next ``push status``)."""
-    if value in (NONE_FOUND, UNKNOWN):
-        return str(value)
-    if isinstance(value, str):
-        kept = caller_instant(value)  # by form: fromisoformat() reads more on 3.11+
-        if kept is not None:
-            return kept
-    raise ArgumentTypeError(
-        f"go_dark_for gave {value!r}: an ISO date, {NONE_FOUND!r} or {UNKNOWN!r} is needed",
-        hint="return when.isoformat() for a date, 'none' when it never fails, 'unknown' "
-        "when not judged",
-    )
-
-
 def _roadmap_value(value: object) -> tuple[datetime, str] | None:
     """``roadmap_for``'s answer, checked before the ledger holds it (as
-    :func:`_go_dark_value`): None, or a datetime and the kinds, one line of text."""
+    :func:`~.ledger_meta.go_dark_value`): None, or a datetime and the kinds, one line of text."""
     if value is None:
         return None
     if isinstance(value, tuple) and len(value) == 2:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ArgumentTypeError, InputError
 from ..text import printable, shorten
 from .ledger_files import DAMAGED_HINT, TEXT_CAP, LedgerDamaged
 
@@ -26,6 +26,7 @@ __all__ = [
     "UNKNOWN",
     "caller_instant",
     "checked_meta",
+    "go_dark_value",
     "is_roadmap_why",
 ]
 
@@ -202,3 +203,21 @@ def _check(p: Path, key: str, value: str, rule: tuple[Callable[[str], object], s
             hint=DAMAGED_HINT,
             reread=False,
         )
+
+
+def go_dark_value(value: object) -> str:
+    """``go_dark_for``'s answer as the ledger keeps it: a date not in push's own form
+    ("2027-06-06", "...Z", "+02:00") is converted; anything else is the caller's error,
+    raised before the ledger holds it (a value kept as given would be a damaged ledger
+    to the next ``push status``)."""
+    if value in (NONE_FOUND, UNKNOWN):
+        return str(value)
+    if isinstance(value, str):
+        kept = caller_instant(value)  # by form: fromisoformat() reads more on 3.11+
+        if kept is not None:
+            return kept
+    raise ArgumentTypeError(
+        f"go_dark_for gave {value!r}: an ISO date, {NONE_FOUND!r} or {UNKNOWN!r} is needed",
+        hint="return when.isoformat() for a date, 'none' when it never fails, 'unknown' "
+        "when not judged",
+    )

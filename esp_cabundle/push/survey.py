@@ -8,10 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..certs import load_certificates
+from ..dates import as_utc
 from ..errors import EspCabundleError, UnitUnreachable
 from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import INFO_METHOD, UnitFiles
+from .ledger_meta import UNKNOWN, go_dark_value
 from .room import room_for
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
@@ -48,6 +50,10 @@ class SurveyRow:
     # Every root of the unit's current file, (label, SHA-256), for scripts: ``current``
     # is for reading ("... and 1 more"). None: not read, or no certificate readable.
     current_roots: tuple[tuple[str, str], ...] | None = None
+    # The day the unit's current file stops accepting the campaign's servers, as a
+    # push records it (``push status``'s goes_dark): a dry run is read to learn when
+    # the fleet goes dark before anything is written. "unknown": not read or judged.
+    goes_dark: str = UNKNOWN
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {k: getattr(self, k) for k in self.__slots__}
@@ -92,6 +98,17 @@ def list_roots(data: bytes | None) -> tuple[tuple[str, str], ...] | None:
     return tuple(dict.fromkeys((c.label, c.sha256) for c in certs))
 
 
+def _goes_dark(options: CampaignOptions, data: bytes | None) -> str:
+    """A file's go-dark date as a push keeps it for the unit holding it (the campaign's
+    ``record_date``): ``go_dark_for``'s, else ``deadline_for``'s date; no file: unknown."""
+    if data is None:
+        return UNKNOWN
+    if options.go_dark_for is not None:
+        return go_dark_value(options.go_dark_for(data))
+    when = options.deadline_for(data) if options.deadline_for is not None else None
+    return UNKNOWN if when is None else as_utc(when).isoformat()
+
+
 def survey(
     transports: Sequence[Transport],
     push: PushFile,
@@ -106,7 +123,8 @@ def survey(
     listing = [(t, ref) for t in transports for ref in t.units()]
     out: dict[str, SurveyRow] = {}
     queue = deque(listing)
-    lock = threading.Lock()
+    lock, judging = threading.Lock(), threading.Lock()
+    darks: dict[str, str] = {}  # a file's SHA-256 -> its go-dark date
 
     try:  # a broker lists no units: the silent ones found at once, not a timeout each
         silent = silent_units(
@@ -146,17 +164,23 @@ def survey(
         finally:
             channel.close()
         old = sha256_hex(current) if current is not None else "none"
+        try:
+            with judging:  # each file judged once, not by every worker that meets it
+                dark = darks.get(old) or darks.setdefault(old, _goes_dark(options, current))
+        except EspCabundleError as e:  # a library caller's go_dark_for gave no date
+            return SurveyRow(ref.id, via, "failed", info.fw_version, old, error=_said(e))
         listed = list_roots(current)
         roots = _described(current, listed, 3)
         if current == push.data:
             return SurveyRow(
-                ref.id, via, "up-to-date", info.fw_version, old, current=roots, current_roots=listed
-            )
+                ref.id, via, "up-to-date", info.fw_version, old, current=roots,
+                current_roots=listed, goes_dark=dark,
+            )  # fmt: skip
         fits, room = room_for(push, current, info.fs_free, in_place=options.in_place)
         if fits is False:
             return SurveyRow(
                 ref.id, via, "failed", info.fw_version, old, error=f"would fail: {room}",
-                current=roots, current_roots=listed, room=room,
+                current=roots, current_roots=listed, room=room, goes_dark=dark,
             )  # fmt: skip
         return SurveyRow(
             ref.id,
@@ -167,6 +191,7 @@ def survey(
             current=roots,
             current_roots=listed,
             room=room,
+            goes_dark=dark,
         )
 
     def worker() -> None:
