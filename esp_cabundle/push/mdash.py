@@ -24,10 +24,13 @@ The key is sent only in the header, never in a URL, so it cannot reach a log lin
 from __future__ import annotations
 
 import difflib
+import errno
 import http.client
 import ipaddress
 import json
+import socket
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
@@ -38,7 +41,7 @@ from ..spelling import PYTHON, Spelling
 from ..text import plural, some
 from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
-from .transport import Traffic, UnitRef
+from .transport import LinkLost, Traffic, UnitRef
 from .urls import split_url
 
 __all__ = [
@@ -54,6 +57,17 @@ DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
 MDASH_FRAME_SIZE = 4096
 # GET /devices lists every device of the account (about 1 KiB each): room for ~30,000.
 MAX_LISTING_BYTES = 32 << 20
+# A call that cannot reach mDash itself: no unit's doing (mDash answers 504 for a unit it
+# cannot reach), so the pass stops as for a lost MQTT broker, the units left uncharged.
+_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
+
+
+def _cloud_gone(e: BaseException) -> bool:
+    """Whether ``e`` says mDash's API is not there (refused, no such host, no route),
+    not that one call went unanswered (a timeout: the unit's relay may be slow)."""
+    if isinstance(e, (ConnectionRefusedError, socket.gaierror)):
+        return True
+    return isinstance(e, OSError) and e.errno in _NO_ROUTE
 
 
 def _not_listed(unknown: Sequence[str], listed: Sequence[str], spelling: Spelling) -> InputError:
@@ -88,6 +102,15 @@ class _MdashChannel:
         try:
             status, data = self._t.request("POST", path, body=body, timeout=timeout)
         except (OSError, http.client.HTTPException) as e:
+            if _cloud_gone(e):
+                why = link_error(self.unit_id, method, e, timeout).message
+                why = why.removeprefix(f"unit {self.unit_id}: ")
+                raise LinkLost(
+                    f"unit {self.unit_id}: mDash's API at {self._t.origin} cannot be reached "
+                    f"({why})",
+                    link=f"mDash's API ({self._t.origin})",
+                    at=datetime.now(timezone.utc),
+                ) from None
             raise link_error(self.unit_id, method, e, timeout) from None
         self._t.traffic.add(len(body), len(data))
         if 200 <= status < 300:
@@ -195,6 +218,7 @@ class MdashTransport:
         self.only = list(dict.fromkeys(devices))
         self.frame_budget = frame_size or MDASH_FRAME_SIZE
         self.traffic = Traffic()
+        self._listed: list[UnitRef] | None = None  # the last listing mDash answered
         warning = key_in_clear(base_url, spelling)
         self._notes = [warning] if warning else []  # in the report, the JSON's notes too
 
@@ -223,9 +247,15 @@ class MdashTransport:
         return status, data
 
     def units(self) -> list[UnitRef]:
+        """The units to push to. mDash gone after a listing succeeded (a ``--watch``'s
+        later pass, an outage between the first check and the campaign): the last
+        listing, none called offline, so the pass stops at its first call with mDash
+        lost (LinkLost), as over a lost MQTT broker, and a watch tries again."""
         try:
             status, data = self.request("GET", "/devices", max_bytes=MAX_LISTING_BYTES)
         except (OSError, http.client.HTTPException) as e:
+            if self._listed is not None and (_cloud_gone(e) or isinstance(e, TimeoutError)):
+                return [UnitRef(u.id, address=u.address) for u in self._listed]
             if isinstance(e, TimeoutError):  # socket.timeout too: connected, then silence
                 why = f"no answer in {self._pool.timeout:g} s"
             else:
@@ -249,11 +279,18 @@ class MdashTransport:
                 online = d.get("online")
                 listed[d["id"]] = UnitRef(d["id"], online if isinstance(online, bool) else None)
         if not self.only:
-            return list(listed.values())
+            self._listed = list(listed.values())
+            return list(self._listed)
         unknown = [u for u in self.only if u not in listed]
         if unknown:
             raise _not_listed(unknown, list(listed), self._spelling)
-        return [listed[u] for u in self.only]
+        self._listed = [listed[u] for u in self.only]
+        return list(self._listed)
+
+    @property
+    def origin(self) -> str:
+        """The API's scheme, host and port, as messages name it (no key, no path)."""
+        return self._pool.origin
 
     def channel(self, unit_id: str, address: str | None = None) -> _MdashChannel:
         return _MdashChannel(self, unit_id)

@@ -1,0 +1,104 @@
+"""mDash's API itself gone mid-run (an outage, the network to it down) is not the units'
+doing: the pass stops as for a lost MQTT broker, the units not begun stay as they were
+(no attempt charged, not called "offline"), and the summary says mDash was lost and what
+to do next. It marked every unit left "offline" with "connection refused", one attempt
+each, a fleet owner reading that its units had gone away."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import mdash_unit, write_ca
+from support.fleet_links import MdashStandIn
+
+from esp_cabundle.cli import cli
+from esp_cabundle.push import mdash as mdash_module
+from esp_cabundle.push.ledger import Ledger
+
+KEY = "k3y-for-mdash-lost-tests"
+BOARD = "mdash-arduino@1.2.13"
+IDS = [f"dev{i}" for i in range(1, 6)]
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MdashStandIn, threading.Event]]:
+    """Five units; once ``gone`` is set (after dev2 first answered Sys.GetInfo), every RPC
+    call is refused at the socket, as by an mDash that went away."""
+    gone, fired = threading.Event(), threading.Event()
+
+    def hook(method: str, params: dict[str, Any], when: str) -> None:
+        if method == "Sys.GetInfo" and when == "after" and not fired.is_set():
+            fired.set()  # once: mDash comes back when the test clears it
+            gone.set()
+
+    units = [mdash_unit(u, hook=hook if u == "dev2" else None) for u in IDS]
+    s = MdashStandIn(units, KEY)
+    real = mdash_module.MdashTransport.request
+
+    def request(self: Any, method: str, path: str, **kw: Any) -> tuple[int, bytes]:
+        if gone.is_set():  # the listing too
+            raise ConnectionRefusedError(111, "Connection refused")
+        return real(self, method, path, **kw)
+
+    monkeypatch.setattr(mdash_module.MdashTransport, "request", request)
+    monkeypatch.setenv("MDASH_API_KEY", KEY)
+    yield s, gone
+    s.close()
+
+
+def _argv(url: str, *extra: str) -> list[str]:
+    return ["push", "--mdash", url, "--board", BOARD, "--bundle", "ca.pem",
+            "--concurrency", "1", "--timeout", "2", *extra]  # fmt: skip
+
+
+def test_mdash_lost_mid_run_leaves_the_units_not_begun_as_they_were(
+    cloud: Any, in_tmp: Path
+) -> None:
+    s, gone = cloud
+    write_ca(in_tmp)
+    r = CliRunner().invoke(cli, _argv(s.url))
+    assert r.exit_code == 3, r.output
+    assert "mDash's API (http://127.0.0.1:" in r.output and ") lost at " in r.output, r.output
+    assert "next: run the same command again" in r.output, r.output
+    with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
+        rows = {row.id: row for row in ledger.rows(IDS)}
+    assert rows["dev1"].state == "verified"
+    assert rows["dev2"].state == "pending" and "cannot be reached" in rows["dev2"].last_error
+    for uid in IDS[2:]:  # never begun: not charged, not called offline
+        assert (rows[uid].state, rows[uid].attempts) == ("pending", 0), rows[uid]
+    assert "offline" not in r.output.split("unit  state")[0], r.output
+
+    r = CliRunner().invoke(cli, _argv(s.url, "--json"))  # still gone: said, nothing changed
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and "cannot reach mDash" in doc["error"], doc
+    with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
+        assert {row.id: row for row in ledger.rows(IDS)} == rows
+
+    gone.clear()  # mDash back: the same command finishes them
+    r = CliRunner().invoke(cli, _argv(s.url))
+    assert r.exit_code == 0, r.output
+
+
+def test_a_watch_outlives_an_mdash_outage(cloud: Any, in_tmp: Path) -> None:
+    """A --watch left running for weeks: mDash gone between passes (its device list
+    refused too) stops a pass, not the watch, which finishes the units once it is back.
+    It ended with "cannot reach mDash" (exit 3) at the next pass's listing."""
+    s, gone = cloud
+    write_ca(in_tmp)
+    back = threading.Timer(1.5, gone.clear)  # the outage lasts a few passes
+    back.start()
+    try:
+        r = CliRunner().invoke(cli, _argv(s.url, "--watch", "--poll", "0.2", "--until",
+                                          "2099-01-01"))  # fmt: skip
+    finally:
+        back.cancel()
+    assert r.exit_code == 0, r.output
+    with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
+        assert {row.state for row in ledger.rows(IDS)} == {"verified"}
