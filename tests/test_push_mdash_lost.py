@@ -102,3 +102,7 @@ def test_a_watch_outlives_an_mdash_outage(cloud: Any, in_tmp: Path) -> None:
     assert r.exit_code == 0, r.output
     with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
         assert {row.state for row in ledger.rows(IDS)} == {"verified"}
+    # the log a watch without a terminal writes (nohup, systemd) says the outage
+    lost = [line for line in r.stderr.splitlines() if "mDash's API lost" in line]
+    assert len(lost) == 1 and "MQTT" not in r.stderr, r.stderr
+    assert "mDash's API back" in r.stderr.split(lost[0])[1], r.stderr

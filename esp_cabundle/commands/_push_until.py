@@ -81,6 +81,9 @@ def _raw(ctx: click.Context, name: str) -> str | None:
 
 # What the MQTT link says of a call made while the broker is gone (push.mqtt).
 _LINK_DOWN = "broker link is down"
+# mDash's API gone (push.mdash: "unit X: mDash's API at URL cannot be reached (...)"):
+# said as "mDash's API lost" and "back", as the broker is, guessed from the units' calls.
+_MDASH_DOWN = "mDash's API at "
 _NO_ANSWER = ("", "listed offline")  # a unit passed over, or its listing: no call made
 
 
@@ -104,6 +107,7 @@ class WatchLog:
         self._listed = 0
         self._pass = 0
         self._down = False  # the broker was found gone, and not back since
+        self._what = "MQTT broker"  # the link _down says gone: the broker or mDash's API
         self._link: list[str] = []  # this pass: "broker lost" / "broker back"
         self._told = False  # the MQTT link reports itself (link()): no guessing from units
 
@@ -141,13 +145,15 @@ class WatchLog:
 
     def event(self, ev: UnitEvent) -> None:
         with self._lock:
-            down = not self._told and _LINK_DOWN in ev.text
+            mdash = _MDASH_DOWN in ev.text and "cannot be reached" in ev.text
+            down = not self._told and (_LINK_DOWN in ev.text or mdash)
             if down and not self._down:
                 self._down = True
-                self._link.append("MQTT broker lost")
+                self._what = "mDash's API" if mdash else "MQTT broker"
+                self._link.append(f"{self._what} lost")
             elif not self._told and self._down and not down and ev.text not in _NO_ANSWER:
                 self._down = False  # a call went through it
-                self._link.append("MQTT broker back")
+                self._link.append(f"{self._what} back")
             if not ev.final:
                 return
             self._seen += 1
