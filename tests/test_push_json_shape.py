@@ -88,6 +88,10 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     assert list(run["counts"]) == list(status["counts"])
     assert run["goes_dark"] == status["goes_dark"]
     assert {"ledger", "ok", "interrupted", "passes", "notes", "bytes"} <= set(run)  # kept
+    # bytes: the traffic (the file written and read back, at least), which README says:
+    # a bare `bytes` beside the CA's facts read as the file's size
+    assert run["bytes"] > 2 * len((in_tmp / "ca.pem").read_bytes()), run["bytes"]
+    assert "`bytes` (the run's RPC traffic" in _readme_shape()
     assert run["exit_code"] == dry["exit_code"] == 3  # as the process exited
     assert status["ok"] is run["ok"] is False  # status said ok while units were not done
 
