@@ -283,3 +283,28 @@ def test_the_ledger_file_name_is_written_down_once() -> None:
         if f'= "{DEFAULT_LEDGER}"' in p.read_text(encoding="utf-8")
     ]
     assert defined == ["push/ledger_files.py"]
+
+
+def test_status_says_what_to_do_next(stand_in: Any, in_tmp: Path) -> None:
+    """A fleet owner reading status (text or --json) is told the next step for the units
+    left, as the push's summary told it, naming the ledger: status said none, and its
+    JSON had no "next" though push's has. A finished campaign has none (null)."""
+    s = stand_in([mdash_unit("dev1"), mdash_unit("dev2", silent=True)])
+    write_ca(in_tmp)
+    argv = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem"]
+    code, _ = invoke(*argv, "--ledger", "fleet.db", "--timeout", "0.5")
+    assert code == 3
+    step = "Next: 1 unit not done: run the push that wrote fleet.db again"
+    code, out = invoke("push", "status", "--ledger", "fleet.db")
+    assert code == 3 and step in out and "--watch" in out.split(step)[1], out
+    code, out = invoke("push", "status", "--ledger", "fleet.db", "--json")
+    doc = json.loads(out)
+    assert code == 3 and doc["next"].startswith(step), doc["next"]
+    assert list(doc)[-2:] == ["next", "units"], list(doc)  # the units stay last
+    s.units["dev2"].silent = False  # dev2 back: the same command finishes it
+    code, _ = invoke(*argv, "--ledger", "fleet.db", "--timeout", "0.5")
+    assert code == 0
+    code, out = invoke("push", "status", "--ledger", "fleet.db", "--json")
+    assert code == 0 and json.loads(out)["next"] is None
+    code, out = invoke("push", "status", "--ledger", "fleet.db")
+    assert code == 0 and "Next:" not in out, out

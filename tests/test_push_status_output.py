@@ -88,13 +88,17 @@ def _expected(path: Path, *, shown: bool = False) -> tuple[bytes, bytes]:
         units.append(
             {**r.to_dict(), "goes_dark": dates.get(held, "unknown") if held else "unknown"}
         )
+    from esp_cabundle.commands._push_status_units import status_next
+
     dark = Counter(u["goes_dark"] for u in units)
     finished = {"verified", "up-to-date", "reconnected", "unused"}  # README's "finished"
+    counts = {s: sum(u["state"] == s for u in units) for s in STATES}
     doc = {
         "ok": all(u["state"] in finished for u in units),
         "campaign": {k: v for k, v in meta.items() if k != "schema" and not k.startswith(DARK_KEY)},
-        "counts": {s: sum(u["state"] == s for u in units) for s in STATES},
+        "counts": counts,
         "goes_dark": {k: dark[k] for k in sorted(dark, key=dark_order)},
+        "next": status_next(counts, path),  # its words: test_push_status_cli
         "units": units,
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -39,6 +39,7 @@ from ..ui import (
     table_width,
 )
 from ._push_dates import date_lines
+from ._push_status_units import status_next
 from ._push_until import end_words
 
 if TYPE_CHECKING:
@@ -508,7 +509,7 @@ def _dark_summary(dark: dict[str, int], judged_against: str | None) -> list[str]
     return out
 
 
-def render_status(view: StatusView, *, show_all: bool) -> None:
+def render_status(view: StatusView, *, show_all: bool, ledger: Path | str = "") -> None:
     """``push status`` as text, from :func:`~esp_cabundle.push.ledger_status.read_status`."""
     meta, counts = view.meta, view.counts
     echo(
@@ -550,3 +551,6 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
     shown = None if show_all else SHOWN
     for line in _unused(view.unused, counts.get("unused", 0), shown):
         echo(line, wrap=True)
+    follow = status_next(counts, ledger) if ledger else None
+    if follow is not None:
+        echo("\n" + follow, wrap=True)

@@ -10,12 +10,13 @@ import itertools
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, cast
 
 from ..push.ledger_status import (
     BATCH_STATE_DARK,
+    NOT_DONE,
     UNIT_KEYS,
     UnitTally,
     campaign_facts,
@@ -23,6 +24,7 @@ from ..push.ledger_status import (
     unit_batches,
     unit_cells,
 )
+from ..text import plural
 from ..ui import json_carried, json_printed
 
 if TYPE_CHECKING:
@@ -30,13 +32,34 @@ if TYPE_CHECKING:
 
     from ..push.ledger import Ledger
 
-__all__ = ["csv_rows", "print_status_units"]
+__all__ = ["csv_rows", "print_status_units", "status_next"]
 
 _TEXT = itemgetter(2)  # a unit_batches row's text: its JSON object or CSV line
 
 
+def status_next(counts: Mapping[str, int], ledger: Path | str) -> str | None:
+    """What to do about the units a campaign left not done (None: none left), as push's
+    summary says it: status knows the ledger, not the command that wrote it."""
+    left = sum(counts.get(s, 0) for s in NOT_DONE)
+    if not left:
+        return None
+    failed = counts.get("failed", 0)
+    them = "it" if left == 1 else "them"
+    also = (
+        f"; {plural(failed, 'failed unit')} may need what "
+        f"{'its error says' if failed == 1 else 'their errors say'} first"
+        if failed
+        else ""
+    )
+    return (
+        f"Next: {plural(left, 'unit')} not done: run the push that wrote {ledger} again "
+        f"(the same command takes up each unit where it stands), or with --watch to keep "
+        f"trying {them} until done{also}."
+    )
+
+
 def _write_units(
-    ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool
+    ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool, shown: Path | str = ""
 ) -> tuple[bytes, bool]:
     """Every unit of ``ledger`` to ``out`` in ``encoding`` as it is read, a batch at a
     time: the CSV whole, or the items of ``--json``'s "units" list, whose document's head
@@ -50,8 +73,10 @@ def _write_units(
         tally.add(batch)
         out.write(sep + _json_bytes(",\n".join(map(_TEXT, batch)), encoding))
         sep = b",\n"
-    doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": tally.counts(),
-           "goes_dark": tally.dark(), "units": []}  # fmt: skip
+    counts = tally.counts()
+    doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": counts,
+           "goes_dark": tally.dark(), "next": status_next(counts, shown or ledger.path),
+           "units": []}  # fmt: skip
     head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
     if sep:  # the units go between the brackets
         head = head.removesuffix("[]\n}") + "[\n"
@@ -125,7 +150,7 @@ def print_status_units(path: Path, *, as_json: bool) -> bool:
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
         try:
             head, finished = _write_units(
-                ledger, cast("IO[bytes]", spool), encoding, as_json=as_json
+                ledger, cast("IO[bytes]", spool), encoding, as_json=as_json, shown=path
             )
         except BaseException:
             spool.close()

@@ -582,7 +582,7 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
         finished = print_status_units(ledger_path, as_json=as_json)  # the read printed
     else:
         view = read_status(ledger_path, shown=None if show_all else SHOWN)
-        render_status(view, show_all=show_all)
+        render_status(view, show_all=show_all, ledger=ledger_path)
         finished = campaign_finished(view.counts)
     if not finished:  # as the push that left it so exited: a unit not done
         click.get_current_context().exit(3)
