@@ -101,7 +101,12 @@ def test_a_watch_outlives_an_mdash_outage(cloud: Any, in_tmp: Path) -> None:
         back.cancel()
     assert r.exit_code == 0, r.output
     with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
-        assert {row.state for row in ledger.rows(IDS)} == {"verified"}
+        rows = ledger.rows(IDS)
+    assert {row.state for row in rows} == {"verified"}
+    # the passes mDash was down skipped every unit: none charged an attempt per pass
+    assert {row.id: row.attempts for row in rows} == {"dev2": 2} | {
+        u: 1 for u in IDS if u != "dev2"
+    }
     # the log a watch without a terminal writes (nohup, systemd) says the outage
     lost = [line for line in r.stderr.splitlines() if "mDash's API lost" in line]
     assert len(lost) == 1 and "MQTT" not in r.stderr, r.stderr

@@ -481,7 +481,19 @@ def run_campaign(
     listed: set[str] = set()  # ids', for a test per unit that does not read the whole list
     ended: datetime | None = None
     while True:
-        listing = run.listing()
+        try:
+            listing = run.listing()
+        except LinkLost as e:  # the link gone since the last listing (mDash's API)
+            if not passes:
+                raise  # nothing listed in this run: its first listing's failure, exit 3
+            run.lost = e  # a watch's pass skipped: the units are left as they are
+            if run.stop.wait(_outage_wait(options, run)):
+                break
+            end = options.until or run.deadline
+            if end is not None and _now_utc() >= end:
+                ended = end
+                break
+            continue
         ledger.enroll((ref.id, ref.transport(t.name), ref.address) for t, ref in listing)
         if not passes and (options.go_dark_for or options.deadline_for) is not None:
             # The file updated units hold: its date too (once the rows read whole).
@@ -529,6 +541,14 @@ def run_campaign(
         (run.lost.link, run.lost.at) if run.lost is not None else None,
         run.roadmap,
     )
+
+
+def _outage_wait(options: CampaignOptions, run: _Run) -> float:
+    """A watch's wait after a pass its link's loss skipped: ``poll``, not past its end."""
+    end = options.until or run.deadline
+    if end is None:
+        return options.poll
+    return min(options.poll, max(0.0, (end - _now_utc()).total_seconds()))
 
 
 def _report_rows(ledger: Ledger, ids: list[str]) -> tuple[UnitRow, ...]:

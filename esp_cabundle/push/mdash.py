@@ -218,7 +218,7 @@ class MdashTransport:
         self.only = list(dict.fromkeys(devices))
         self.frame_budget = frame_size or MDASH_FRAME_SIZE
         self.traffic = Traffic()
-        self._listed: list[UnitRef] | None = None  # the last listing mDash answered
+        self._listed = False  # mDash answered a listing: its loss since is an outage
         warning = key_in_clear(base_url, spelling)
         self._notes = [warning] if warning else []  # in the report, the JSON's notes too
 
@@ -248,18 +248,21 @@ class MdashTransport:
 
     def units(self) -> list[UnitRef]:
         """The units to push to. mDash gone after a listing succeeded (a ``--watch``'s
-        later pass, an outage between the first check and the campaign): the last
-        listing, none called offline, so the pass stops at its first call with mDash
-        lost (LinkLost), as over a lost MQTT broker, and a watch tries again."""
+        later pass): LinkLost, the pass skipped and no unit touched or called offline,
+        as over a lost MQTT broker, and the watch tries again at its next pass."""
         try:
             status, data = self.request("GET", "/devices", max_bytes=MAX_LISTING_BYTES)
         except (OSError, http.client.HTTPException) as e:
-            if self._listed is not None and (_cloud_gone(e) or isinstance(e, TimeoutError)):
-                return [UnitRef(u.id, address=u.address) for u in self._listed]
             if isinstance(e, TimeoutError):  # socket.timeout too: connected, then silence
                 why = f"no answer in {self._pool.timeout:g} s"
             else:
                 why = getattr(e, "strerror", None) or type(e).__name__
+            if self._listed and (_cloud_gone(e) or isinstance(e, TimeoutError)):
+                raise LinkLost(
+                    f"cannot reach mDash's API at {self._pool.origin}: {why}",
+                    link=f"mDash's API ({self._pool.origin})",
+                    at=datetime.now(timezone.utc),
+                ) from None
             raise DeviceError(
                 f"cannot reach mDash at {self._pool.origin}: {why}",
                 hint=f"check {self._spelling.mdash_url} and the network",
@@ -279,13 +282,13 @@ class MdashTransport:
                 online = d.get("online")
                 listed[d["id"]] = UnitRef(d["id"], online if isinstance(online, bool) else None)
         if not self.only:
-            self._listed = list(listed.values())
-            return list(self._listed)
+            self._listed = True
+            return list(listed.values())
         unknown = [u for u in self.only if u not in listed]
         if unknown:
             raise _not_listed(unknown, list(listed), self._spelling)
-        self._listed = [listed[u] for u in self.only]
-        return list(self._listed)
+        self._listed = True
+        return [listed[u] for u in self.only]
 
     @property
     def origin(self) -> str:
