@@ -330,6 +330,11 @@ class FileSystemImage(ABC):
         """Delete a file; ImageError if absent."""
 
     @abstractmethod
+    def rename(self, src: str, dst: str) -> None:
+        """Rename a file in place, as the file system's own rename does (no data copied);
+        ImageError, with the image unchanged, if it refuses."""
+
+    @abstractmethod
     def to_bytes(self) -> bytes:
         """The whole image as it would be flashed."""
 

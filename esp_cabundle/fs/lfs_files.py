@@ -165,6 +165,27 @@ class LittleFsFiles(FileSystemImage):
 
         self._edit(f"removing {p}", op)
 
+    def rename(self, src: str, dst: str) -> None:
+        """lfs_rename: one metadata commit, atomic; an existing file ``dst`` is replaced.
+        Only files are renamed here, into a directory that exists (littlefs: NOENT)."""
+        p, q = self.checked_path(src, new=False), self._checked_path(dst)
+        what = f"renaming {p} to {q}"
+
+        def op(lfs: LittleFS) -> None:
+            st = stat_or_none(lfs, p)
+            if st is None or st.type == LFS_TYPE_DIR:
+                raise ImageError(f"{what}: no file {p!r} in the LittleFS image", hint=NO_FILE_HINT)
+            parent = q.rsplit("/", 1)[0]
+            st = stat_or_none(lfs, parent) if parent else None
+            if parent and (st is None or st.type != LFS_TYPE_DIR):
+                raise ImageError(f"{what}: no directory {parent!r} in the LittleFS image")
+            st = stat_or_none(lfs, q)
+            if st is not None and st.type == LFS_TYPE_DIR:
+                raise ImageError(f"{what}: {q} is a directory in the LittleFS image")
+            lfs.rename(p, q)
+
+        self._edit(what, op)
+
     def getattr(self, path: str, attr: str) -> bytes | None:
         """A littlefs user attribute of a file (e.g. ``'t'``), or None if it has none."""
         from littlefs import LittleFSError

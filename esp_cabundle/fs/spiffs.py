@@ -460,6 +460,15 @@ class SpiffsImage(FileSystemImage):
         rec = self._record(path)
         self._edit(lambda: self._vol.remove_file(rec.name), f"removing {normalize_path(path)!r}")
 
+    def rename(self, src: str, dst: str) -> None:
+        """SPIFFS_rename: only the index header is rewritten, with the new name, into one
+        free page; an existing ``dst`` is refused (SPIFFS_ERR_CONFLICTING_NAME)."""
+        rec, name = self._record(src), _encode_name(dst, self.profile)
+        what = f"renaming {normalize_path(src)!r} to {normalize_path(dst)!r}"
+        if _api_path(name) in self._files:
+            raise ImageError(f"{what}: {normalize_path(dst)!r} exists in the SPIFFS image")
+        self._edit(lambda: self._vol.rename_file(rec.name, name), what)
+
     def to_bytes(self) -> bytes:
         return bytes(self._vol.buf)
 

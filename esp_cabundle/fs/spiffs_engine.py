@@ -226,6 +226,29 @@ class SpiffsVolume(SpiffsGc):
         finally:
             self.fd = None
 
+    def rename_file(self, old: bytes, new: bytes) -> None:
+        """SPIFFS_rename (pellepl/spiffs ``spiffs_hydrogen.c``): find ``old``'s index
+        header, refuse a ``new`` name already in use (SPIFFS_ERR_CONFLICTING_NAME), then
+        ``spiffs_object_update_index_hdr`` with the new name: the header page alone is
+        rewritten (``strncpy`` of the name) into one free page and the old one deleted.
+        No data page is copied and no garbage collection is run, so a rename needs one
+        free page, not room for the file."""
+        self._remedy()
+        pix = self._find_header_by_name(old)
+        if pix is None:
+            raise SpiffsCorrupt(f"no file named {old!r}")
+        if self._find_header_by_name(new) is not None:
+            raise SpiffsCorrupt(f"a file named {new!r} exists")  # CONFLICTING_NAME
+        g = self.g
+        self.fd = fd = self._open_by_page(pix)
+        try:
+            page = self._page(pix)
+            n = g.profile.obj_name_len
+            page[g.name_offset : g.name_offset + n] = new[: n - 1].ljust(n, b"\0")
+            self._update_index_hdr(fd.obj_id, pix, page)
+        finally:
+            self.fd = None
+
     def remove_file(self, name: bytes) -> None:
         """SPIFFS_remove: mark the header as being deleted, then delete every page."""
         self._remedy()

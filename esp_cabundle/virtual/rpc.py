@@ -10,8 +10,9 @@ One simulator per frame shape, each faithful to the public source it names:
   ``src/mgos_service_fs.c`` (FS.Get/Put/Rename/Remove/List/ListExt with their exact
   error codes and texts), ``rpc-common`` ``src/mg_rpc.c`` (answers ``{id, src, dst,
   result|error}``, 404 "No handler for ..."), ``src/mgos_rpc.c`` (Sys.GetInfo,
-  Sys.Reboot, RPC.List). LittleFS ``rename`` replaces the target; SPIFFS
-  (``vfs-fs-spiffs``) removes it first.
+  Sys.Reboot, RPC.List). Renames are in place, no data copied: LittleFS
+  ``lfs_rename`` replaces the target; SPIFFS (``vfs-fs-spiffs``) removes it first,
+  then ``SPIFFS_rename`` rewrites the index header alone.
 - :class:`MdashUnit` (``params`` frames): cesanta/mDash ``src/mDash.c`` 1.2.16 (paths
   joined to ``/spiffs``, FS.Get ``len`` default 512 and ``{filename, offset, left,
   data}``, FS.Put ``{filename, written}``, FS.Rename removes ``dst`` first, errors 500
@@ -312,16 +313,29 @@ class SimUnit:
         return True
 
     def _rename(self, src: str, dst: str) -> bool:
-        data = self._read(src)
-        if data is None:
-            return False
+        """``rename(src, dst)`` as Mongoose OS's VFS runs it, in place (no data copied).
+        ``vfs-fs-lfs`` ``src/mgos_vfs_lfs.c``: ``lfs_rename``, which replaces ``dst``.
+        ``vfs-fs-spiffs`` ``src/mgos_vfs_fs_spiffs.c`` (``mgos_vfs_fs_spiffs_rename``):
+        ``src == dst`` is a no-op; an existing ``dst`` is ``SPIFFS_remove``d ("at least
+        we can do replace", even when ``src`` then turns out missing), then
+        ``SPIFFS_rename``, which rewrites only the index header with the new name
+        (pellepl/spiffs ``spiffs_hydrogen.c``; refuses a name in use)."""
+        p, q = self._path(src), self._path(dst)
+        spiffs = self.image.profile.fs_type == "spiffs"
+        if spiffs and p == q:
+            return True
+        return self._rename_over(p, q, remove_dst=spiffs)
+
+    def _rename_over(self, p: str, q: str, *, remove_dst: bool) -> bool:
+        """``remove(q)`` first if ``remove_dst`` (its failure ignored), then the image's
+        own rename; False if that fails."""
+        with contextlib.suppress(ImageError):
+            if remove_dst and self.image.exists(q):
+                self.image.remove(q)
         try:
-            if self.image.exists(self._path(dst)):
-                self.image.remove(self._path(dst))  # SPIFFS: remove first; LittleFS: replace
-            self.image.write(self._path(dst), data)
+            self.image.rename(p, q)
         except ImageError:
             return False
-        self.image.remove(self._path(src))
         return True
 
     def _read_named(self, name: Any, unnamed: _Error, absent: _Error) -> bytes:
@@ -460,6 +474,11 @@ class MdashUnit(SimUnit):
         m = ["RPC.List", "Sys.GetInfo", "Sys.Reboot", "Sys.Set", "FS.List", "FS.Remove"]
         m += ["FS.Get", "FS.Put", "FS.Mount", "FS.Format"]
         return m + (["FS.Rename"] if self.has_rename else [])
+
+    def _rename(self, src: str, dst: str) -> bool:
+        """mDash.c ``rpc_fs_rename``: ``remove(dst)`` then ``rename(src, dst)``, ESP-IDF's
+        ``vfs_spiffs_rename``: ``SPIFFS_rename`` alone (so ``src == dst`` loses the file)."""
+        return self._rename_over(self._path(src), self._path(dst), remove_dst=True)
 
     def dispatch(self, method: str, p: dict[str, Any]) -> Any:
         if method not in self.methods():
