@@ -28,6 +28,7 @@ from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
 from ..redact import MASK, remember_query_values
 from ..spelling import PYTHON, Spelling, set_to
+from .http_conn import Connection, DeadlineSocket, TlsConnection
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 from .urls import (
@@ -88,19 +89,17 @@ class HttpPool:
     def origin(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}"
 
-    def _conn(self, timeout: float) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+    def _conn(self, deadline: float) -> http.client.HTTPConnection:
+        """This thread's connection, its socket's reads and writes all ending by
+        ``deadline`` (opened by http.client on its first send, after its headers passed)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self._ctx is not None:
-                conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=timeout, context=self._ctx
-                )
-            else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            kind = TlsConnection if self._ctx is not None else Connection
+            conn = kind(self.host, self.port, self._ctx)
             self._local.conn = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
+        conn.deadline = deadline
+        if isinstance(conn.sock, DeadlineSocket):
+            conn.sock.deadline = deadline
         return conn
 
     def _drop(self) -> None:
@@ -119,14 +118,18 @@ class HttpPool:
         timeout: float | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
     ) -> tuple[int, bytes]:
-        """(status, body) of one request; OSError/HTTPException on a link failure. At most
-        ``max_bytes`` + 1 bytes of the body are read (more: the caller refuses it).
+        """(status, body) of one request; OSError/HTTPException on a link failure,
+        TimeoutError when the whole of it (connect, request, answer) took over ``timeout``.
+        At most ``max_bytes`` + 1 bytes of the body are read (more: the caller refuses it).
 
         A keep-alive connection the server closed meanwhile is reopened once.
         """
         hdrs = {"Content-Type": "application/json", **(headers or {})}
+        # One deadline for the whole call, the reopened connection's too: a socket's
+        # timeout bounds one read, and a peer answering a byte at a time is never silent.
+        deadline = time.monotonic() + (timeout or self.timeout)
         for attempt in (1, 2):
-            conn = self._conn(timeout or self.timeout)
+            conn = self._conn(deadline)
             reused = conn.sock is not None
             try:
                 target = (self.base_path + path or "/") + self.query
