@@ -85,6 +85,9 @@ MAX_JOURNAL_INPUT = 64 * MiB
 MAX_JSON_DEPTH = 32
 # A partition table CSV (gen_esp32part takes at most 95 partitions).
 MAX_CSV_INPUT = 256 * KiB
+# A ``push --devices`` file: one id a line, at most 128 characters each, so over 30,000
+# of the longest (a fleet's export), refused unread past it rather than read whole.
+MAX_DEVICES_INPUT = 4 * MiB
 # A number written in a text file (CPython < 3.11 converts long digit strings in
 # quadratic time).
 MAX_NUMBER_DIGITS = 64

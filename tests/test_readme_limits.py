@@ -73,6 +73,7 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
         "any other file": [human_size(limits.MAX_FILE_INPUT)],
         "a unit's answer to `push`": [f"{human_size(MAX_ANSWER_BYTES)} per answer frame", depth],
         "mDash's device list": [human_size(MAX_LISTING_BYTES)],
+        "a `push --devices` file": [human_size(limits.MAX_DEVICES_INPUT)],
         "a request to `virtual-unit --rpc`": [
             f"{human_size(MAX_FRAME_BYTES)} per frame",
             depth,

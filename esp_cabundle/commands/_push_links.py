@@ -25,6 +25,7 @@ from ..dates import clamped, now
 from ..errors import AuthError, EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
+from ..limits import MAX_DEVICES_INPUT
 from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
@@ -236,7 +237,10 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
         data = read_input(
-            path, what="devices file", hint=_DEVICES_FILE_HINT.format(shlex.quote(str(path)))
+            path,
+            what="devices file",
+            hint=_DEVICES_FILE_HINT.format(shlex.quote(str(path))),
+            max_bytes=MAX_DEVICES_INPUT,
         )
         text = decoded_utf8(data, what="the devices file", path=str(path), strip_bom=True)
         listed = len(ids)
