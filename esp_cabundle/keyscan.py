@@ -36,8 +36,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
-- all of the above again with NUL bytes removed, which turns UTF-16 and UTF-32 text
-  holding ASCII into ASCII (when 16 characters of such text are there at all).
+- all of the above again with NUL bytes removed (UTF-16 and UTF-32 text holding ASCII,
+  text in NUL-padded fields), when such text is there at all (:func:`.wide_text`).
 
 Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-encoded
 beyond these (base32, ascii85, base64 of base64): README's "No private key" lists both.

@@ -72,6 +72,21 @@ def test_wide_text_in_binary_data_is_still_scanned_without_its_nuls(
     assert found is not None and found.encoding == "UTF-16" and "PKCS#8" in found.kind, found
 
 
+@pytest.mark.parametrize("width", [8, 16, 48], ids=lambda w: f"{w}-byte fields")
+@pytest.mark.parametrize("pad", [1, 4])
+def test_base64_in_nul_padded_fields_is_still_scanned_without_its_nuls(
+    noise: bytes, width: int, pad: int
+) -> None:
+    """A headerless base64 key kept in NUL-padded fixed-width fields (a firmware's
+    settings struct) between random bytes: no UTF-16 text, yet only the NUL pass finds
+    it, so the pieces of text between NULs send the input there too."""
+    body = base64.b64encode(KEY)
+    fields = b"".join(body[i : i + width] + b"\x00" * pad for i in range(0, len(body), width))
+    data = noise[:5000] + b"\xff" + fields + b"\xff" + noise[5000:10000]
+    found = find_private_key(data)
+    assert found is not None and "PKCS#8" in found.kind, found
+
+
 def test_binary_data_is_told_without_a_copy(noise: bytes) -> None:
     """sniff_kind says "der" only of bytes opening with 0x30: any other binary data is
     no longer decoded and lexed as C to tell (8 times the input)."""
