@@ -257,8 +257,9 @@ def parse_board_key(node: Node) -> Any:
     1.2.13``), or a board file relative to the config; errors name the line."""
     from .boards import load_board_beside  # deferred: only configs that name a board read boards
 
+    name = node.as_str().strip()  # its own error names the line once: not wrapped again
     try:
-        return load_board_beside(node.as_str().strip(), Path(node.where).parent)
+        return load_board_beside(name, Path(node.where).parent)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
 

@@ -197,6 +197,27 @@ def test_a_configs_c_name_the_headers_define_is_refused(in_tmp: Path) -> None:
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("name", "[a, b]", "outputs[0].name: expected a C identifier, got a list"),
+        ("name", "{x: 1}", "outputs[0].name: expected a C identifier, got a mapping"),
+        ("style", "[array]", "unknown C style '['array']'"),
+    ],
+)
+def test_a_configs_c_option_that_is_no_string_is_refused(
+    in_tmp: Path, key: str, value: str, said: str
+) -> None:
+    """A list or map where a name goes was a TypeError traceback (exit 1)."""
+    (in_tmp / "cabundle.yaml").write_text(
+        f"preset: letsencrypt\noutputs:\n  - {{format: c, path: ca.h, {key}: {value}}}\n"
+    )
+    r = CliRunner().invoke(cli, ["build", "--no-lock"])
+    assert r.exit_code == 2, r.output
+    assert said in r.stderr and "Traceback" not in r.output, r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
 @pytest.mark.parametrize("name", ["size_t", "ptrdiff_t", "NULL", "uint8_t", "SIZE_MAX"])
 def test_the_names_refused_do_break_the_compile(tmp_path: Path, name: str) -> None:
     """The collision is the compiler's, not ours: gcc refuses the declaration the array
@@ -206,3 +227,13 @@ def test_the_names_refused_do_break_the_compile(tmp_path: Path, name: str) -> No
     src.write_text(f'#include <stddef.h>\n#include <stdint.h>\nconst char {name}[] = "x";\n')
     r = subprocess.run(["gcc", "-fsyntax-only", str(src)], capture_output=True, timeout=60)
     assert r.returncode != 0, r.stderr
+
+
+def test_a_configs_board_that_is_no_string_names_its_line_once(in_tmp: Path) -> None:
+    """The type error was wrapped again: 'board: cabundle.yaml:2: board: expected ...'."""
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nboard: [x]\n")
+    r = CliRunner().invoke(cli, ["build", "--no-lock"])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.count("board:") == 1, r.stderr
+    assert "cabundle.yaml:2: board: expected a non-empty string, got a list" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]

@@ -195,14 +195,26 @@ def _literal_lines(bundle: Bundle) -> list[str]:
     return lines
 
 
+def _kind(value: object) -> str:
+    """A value's kind as the config's type errors say it (a list, a mapping)."""
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else f"{type(value).__name__} {value!r}"
+
+
 def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None:
     """The C output's ``name`` (a C identifier) and ``style`` (``s_pem``, ``array``),
     as a config or a flag gives them; InputError otherwise, its hint naming ``name`` as
     ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
     if key == "name":
+        if not isinstance(value, str):  # a config's list or map: unhashable, not a name
+            raise InputError(
+                f"expected a C identifier, got {_kind(value)}",
+                hint=f"e.g. {set_to(spelling.c_name, 's_pem')} or ca_pem",
+            )
         keyword = value in C_KEYWORDS or value in CPP_KEYWORDS
-        header = C_HEADER_NAMES.get(value) if isinstance(value, str) else None
-        if not isinstance(value, str) or not _IDENT().match(value) or keyword or header:
+        header = C_HEADER_NAMES.get(value)
+        if not _IDENT().match(value) or keyword or header:
             what = (
                 "a C keyword"
                 if value in C_KEYWORDS
@@ -216,7 +228,7 @@ def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None
                 f"'{value}' is {what}; it cannot name the CA variable",
                 hint=f"e.g. {set_to(spelling.c_name, 's_pem')} or ca_pem",
             )
-    elif key == "style" and value not in C_STYLES:
+    elif key == "style" and (not isinstance(value, str) or value not in C_STYLES):
         raise InputError(f"unknown C style '{value}'", hint=f"styles: {', '.join(C_STYLES)}")
 
 
