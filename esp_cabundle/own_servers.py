@@ -25,7 +25,7 @@ offline for want of its chain (:func:`unread_servers`).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -97,20 +97,25 @@ def own_server_evidence(
     *,
     at: datetime,
     unread_note: bool = False,
+    configured: Mapping[str, Target] | None = None,
 ) -> tuple[list[CheckItem], tuple[str, ...]]:
     """The saved chains (``base/chains/HOST.pem``) of ``connections``' servers as items to
     judge beside their roadmaps, named as the connection, and one note per server saying
     what it was judged on. A config target on that host reads its saved chain itself:
     leave its connection out of ``connections``. ``unread_note``: a saved chain that
     cannot be read is a note (its server judged on the roadmap alone), not an error:
-    ``inspect`` reads a working directory's chains the user never named."""
+    ``inspect`` reads a working directory's chains the user never named. ``configured``:
+    a config's targets by host (lower case), read where they say (their ``chain:``) as
+    check reads them, for a caller judging them here rather than leaving them out."""
     items: list[CheckItem] = []
     notes: list[str] = []
     for conn, ca in connections:
         if not conn.server or not conn.host:
             continue
         roadmap, kind = roadmap_server(conn.server)
-        target = Target(target_label(conn.host, DEFAULT_PORT), conn.host, DEFAULT_PORT)
+        target = (configured or {}).get(conn.host.lower().rstrip(".")) or Target(
+            target_label(conn.host, DEFAULT_PORT), conn.host, DEFAULT_PORT
+        )
         path = target.chain_path(base)
         shown = shown_path(path)  # as typed from here: a report the same in any checkout
         shipped = f"the chains the tool ships for it (roadmap {roadmap.name}: {kind.name})"

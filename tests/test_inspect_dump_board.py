@@ -227,7 +227,21 @@ def test_config_names_the_project_whose_saved_chains_are_judged(
     assert doc["reach"]["failing_since"]["date"] == "2024-03-13"
     assert _doc(runner, "--board", "mdash-arduino@1.2.13")["reach"]["chain_file"] is None
     text = " ".join(runner.invoke(cli, ["inspect", "--help"]).stdout.split())
-    assert "inspect reads only the saved chains/ beside it, judging the board named" in text
+    assert "inspect reads only the saved chains/ beside it (and its targets' chain: files)" in text
+
+
+def test_config_target_chain_path_is_read_for_its_host(dst_dump: Path, runner: CliRunner) -> None:
+    """A config target on the board's server with its own chain: path is what check
+    reads for that host; inspect -c read chains/HOST.pem beside the config instead."""
+    project = dst_dump.parent / "proj"
+    (project / "saved").mkdir(parents=True)
+    (project / "cabundle.yaml").write_text(
+        "preset: default\ntargets:\n  - {host: mdash.net, chain: saved/mdash-2024.pem}\n"
+    )
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", project / "saved" / "mdash-2024.pem")
+    doc = _doc(runner, "--board", "mdash-arduino@1.2.13", "-c", "proj/cabundle.yaml")
+    assert doc["reach"]["chain_file"] == "proj/saved/mdash-2024.pem", doc["reach"]
+    assert doc["reach"]["failing_since"]["date"] == "2024-03-13"
 
 
 @pytest.mark.parametrize(

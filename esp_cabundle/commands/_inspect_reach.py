@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 from ..boards import list_boards
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
 
     from ..board_links import BoardLinks
     from ..boards import Board
     from ..check import CheckItem, ItemResult
     from ..findings import Report
+    from ..targets import Target
     from ..timeline import FailingSince
 
 # The preset of the fix line when the board's firmware has none named after it: the line
@@ -33,7 +34,12 @@ _DEFAULT_PRESET = "default"
 
 
 def with_reach_note(
-    report: Report, board: Board | None, at: datetime, *, base: Path = Path(".")
+    report: Report,
+    board: Board | None,
+    at: datetime,
+    *,
+    base: Path = Path("."),
+    targets: Sequence[Target] = (),
 ) -> Report:
     """``report`` (a unit's or a whole-flash dump's) with one more note when the CA file
     its board reads lets no chain of the board's servers through at ``at`` (or holds no
@@ -43,7 +49,7 @@ def with_reach_note(
     ``board_how``: named or inferred, as other commands name a board) and the verdict
     (``reach``). A saved ``base``/chains/HOST.pem is judged for a named board only (see
     :func:`_saved_chains`); ``base``: the project's directory (-c's), else the working
-    directory."""
+    directory; ``targets``: its config's, whose ``chain:`` is read for their host."""
     if report.kind not in ("unit", "flash dump"):
         return report
     # deferred: the check and its verifier load for a unit or dump, not for a CA file
@@ -64,7 +70,7 @@ def with_reach_note(
     held = list(_ca_files(report, board)) if board.filesystem is not None else []
     if held and links.judged:
         items = link_items(board, links)
-        saved, evidence = _saved_chains(links, board, at, base) if named else ([], ())
+        saved, evidence = _saved_chains(links, board, at, base, targets) if named else ([], ())
         where = len(notes)  # the evidence is said before the verdict, once one is given
         for part, ca in held:
             found = ca.findings if ca is not None else ()
@@ -105,10 +111,11 @@ def _board_fact(
 
 
 def _saved_chains(
-    links: BoardLinks, board: Board, at: datetime, base: Path
+    links: BoardLinks, board: Board, at: datetime, base: Path, targets: Sequence[Target]
 ) -> tuple[list[CheckItem], tuple[str, ...]]:
     """The project's saved chains/HOST.pem (``base``: beside the config -c names, else
-    the working directory's, as check reads them) of the board's servers, judged as
+    the working directory's; a config target's ``chain:`` for its host, as check reads
+    them) of the board's servers, judged as
     update-dump --board judges them, and the notes saying what each server was judged on
     (one that cannot be read is said, never an error: the user did not name it). Only
     for a board named: without --board the dump alone is looked at, its verdict hedged,
@@ -117,7 +124,10 @@ def _saved_chains(
     from ..own_servers import own_server_evidence
 
     profile = board.device_profile()
-    return own_server_evidence(links.judged, base, profile, at=at, unread_note=True)
+    configured = {t.host.lower().rstrip("."): t for t in targets if t.host}
+    return own_server_evidence(
+        links.judged, base, profile, at=at, unread_note=True, configured=configured
+    )
 
 
 def _earliest(failed: list[ItemResult]) -> ItemResult:

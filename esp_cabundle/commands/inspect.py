@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ..findings import Finding
     from ..flash.serial import Link
     from ..inspect import Report
+    from ..targets import Target
 
 
 # Past this many certificates in one input, the table lists its first and last
@@ -79,8 +80,8 @@ EDGE_ROWS = 10
 @port_option(required=False)
 @board_option()
 @config_option_reading(
-    "inspect reads only the saved chains/ beside it, judging the board named with --board "
-    "on them as check does (./chains/ without one)."
+    "inspect reads only the saved chains/ beside it (and its targets' chain: files), judging "
+    "the board named with --board on them as check does (./chains/ without one)."
 )
 @click.option(
     "--no-apps",
@@ -161,7 +162,7 @@ def inspect(
         refuse_directory(path, None)
     when = parse_at(at)
     given = load_board(board) if board is not None else None  # refused before any read
-    base = _project_dir(config_path, given)  # as above
+    base, targets = _project_dir(config_path, given)  # as above
     reports = [  # '-' is standard input (read_input), never a missing file
         inspect_path(
             p,
@@ -180,7 +181,7 @@ def inspect(
     reports += [unit] if unit is not None else []
     # A CA file that cuts its board off its own servers says so (exit codes unchanged);
     # --board names the board of the unit and of every dump, else a dump's files do.
-    reports = [with_reach_note(r, given, when, base=base) for r in reports]
+    reports = [with_reach_note(r, given, when, base=base, targets=targets) for r in reports]
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
     bad = tuple(p for r in reports for p in r.problems)  # a dump cut short: update-dump refuses it
     failed = (
@@ -485,13 +486,13 @@ def _refuse_board_without_dump(reports: Sequence[Report]) -> None:
     )
 
 
-def _project_dir(config_path: Path | None, board: Board | None) -> Path:
+def _project_dir(config_path: Path | None, board: Board | None) -> tuple[Path, tuple[Target, ...]]:
     """Where the saved chains/ a --board verdict reads are: beside the config -c names
-    (loaded, so a bad one is refused as check refuses it), else the working directory.
-    Without --board no saved chain is read: -c would be ignored, hiding a forgotten
-    --board."""
+    (loaded, so a bad one is refused as check refuses it), with its targets (a
+    ``chain:`` of theirs read for their host), else the working directory. Without
+    --board no saved chain is read: -c would be ignored, hiding a forgotten --board."""
     if config_path is None:
-        return Path(".")
+        return Path("."), ()
     if board is None:
         raise InputError(
             "-c/--config needs --board: inspect reads a project's saved chains/ only to "
@@ -499,7 +500,8 @@ def _project_dir(config_path: Path | None, board: Board | None) -> Path:
             hint="add --board NAME to judge a unit or whole-flash dump as that board, or "
             "leave -c out",
         )
-    return load_config(config_path).base_dir
+    config = load_config(config_path)
+    return config.base_dir, tuple(config.section("targets", ()))
 
 
 def _refuse_unit_options_without_port() -> None:
