@@ -15,10 +15,13 @@ import pytest
 from click.testing import CliRunner
 from support.fleet import ca_bytes, write_ca
 from support.fleet_links import started
+from support.gated import gated
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
+from esp_cabundle.push.campaign_types import PushFile
+from esp_cabundle.push.room import room_for
 from esp_cabundle.virtual.boards import board_fs_image
 from esp_cabundle.virtual.rpc import MongooseUnit
 from esp_cabundle.virtual.rpc_links import LanUnitServer
@@ -79,3 +82,58 @@ def test_a_dry_run_says_a_full_unit_would_fail(lan: Any, tmp_path: Path) -> None
     (row,) = doc["units"]
     assert row["state"] == "failed" and row["room"].startswith("no room (ca.pem.new needs"), row
     assert row["error"].startswith("would fail: no room"), row
+
+
+def push_run(tmp_path: Path, url: str, *extra: str) -> tuple[int, str]:
+    ca = write_ca(tmp_path)
+    line = f"push --rpc {url} --board {BOARD} --bundle {ca} --allow unjudged"
+    argv = [*shlex.split(line), "--ledger", str(tmp_path / "c.db"), *extra]
+    r = CliRunner().invoke(cli, argv)
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout + r.stderr
+
+
+def test_a_dry_run_does_not_promise_room_spiffs_may_keep(lan: Any, tmp_path: Path) -> None:
+    """A nearly full SPIFFS reports 12,048 bytes free for a 6,054-byte ca.pem.new, yet
+    refuses it: SPIFFS counts its deleted pages free (FS.Put's appends leave many) and
+    its clean-up keeps a block. The dry run said "fits" and the push then failed out of
+    space; it now says "may fit" with why, and the unit is one it cannot promise."""
+    unit = spiffs_unit("dev-n", 0x10000, filler=151 * DATA_LEN)  # 16 blocks
+    info = unit.dispatch("Sys.GetInfo", {})
+    need = len(ca_bytes())
+    assert need <= info["fs_free"] < need + info["fs_size"] // 4, info  # as meant
+    url = lan(unit).http_url
+    (row,) = dry_run(tmp_path, url)["units"]
+    assert row["state"] == "would-write", row
+    assert row["room"] == (
+        f"may fit (ca.pem.new needs {need:,} bytes, the unit has {info['fs_free']:,} bytes "
+        f"free, which SPIFFS may keep for its clean-up and file records: up to a quarter "
+        f"of its {info['fs_size']:,} bytes)"
+    ), row
+    code, out = push_run(tmp_path, url, "--dry-run")
+    assert "a push would finish every unit if the 1 unit whose room" in " ".join(out.split())
+    before = unit.files()["/ca.pem"]
+    code, out = push_run(tmp_path, url)  # what the dry run no longer promises
+    assert code == 3 and "out of space on the unit writing ca.pem.new" in out, out
+    assert unit.files()["/ca.pem"] == before
+
+
+def test_room_is_promised_where_the_margin_is_clearly_enough() -> None:
+    """A file "fits" where the free bytes exceed it by more than SPIFFS may keep (a
+    quarter of its size), and on LittleFS, whose free blocks a file may take; a SPIFFS
+    that does not report its size is promised nothing."""
+
+    spiffs = PushFile(gated(ca_bytes(), BOARD))
+    littlefs = PushFile(gated(ca_bytes(), "mongoose-os-esp32"))
+    need, size = len(ca_bytes()), 52_961
+    for free in (need, need + size // 4 - 1):
+        fits, words = room_for(spiffs, None, free, in_place=False, size=size)
+        assert fits is None and words.startswith("may fit (ca.pem.new needs"), words
+        assert room_for(littlefs, None, free, in_place=False, size=size)[0] is True
+    fits, words = room_for(spiffs, None, need + size // 4, in_place=True, size=size)
+    assert fits is True and words.startswith("fits (ca.pem needs"), words
+    fits, words = room_for(spiffs, None, 10 * need, in_place=False)
+    assert fits is None and "SPIFFS keeps part" in words and "not report its size" in words
+    fits, words = room_for(spiffs, None, need + 30_000, in_place=False, size=1 << 17)
+    assert fits is None and "SPIFFS may keep up to 32,768 bytes for its" in words, words

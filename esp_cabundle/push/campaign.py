@@ -346,7 +346,9 @@ class _Run:
                 clear_note=True,
             )  # fmt: skip
         else:
-            fits, room = room_for(push, current, info.fs_free, in_place=self.options.in_place)
+            fits, room = room_for(
+                push, current, info.fs_free, in_place=self.options.in_place, size=info.fs_size
+            )
             old_sha = sha256_hex(current) if current is not None else "none"
             if fits is False:  # it would fail: the unit is left as it is
                 # the file it keeps, read: status tells when that unit goes dark

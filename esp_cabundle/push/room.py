@@ -8,6 +8,7 @@ cannot fit.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..text import byte_count
@@ -23,20 +24,36 @@ _INLINE_MAX = 1024
 # What a file system keeps of the free bytes it reports (flash's no-room hint says the
 # same of the partition it reads; a unit's Sys.GetInfo does not say which it runs)
 _KEPT = "SPIFFS for its clean-up and file records, LittleFS its file records and whole blocks"
+# What SPIFFS may keep of the free bytes it reports, as a share of its size: SPIFFS_info
+# counts deleted pages free though only its clean-up (GC) makes them usable, a file
+# takes whole pages and index pages, and GC wants a free block beyond the two spares.
+# fs.spiffs's model of Mongoose OS's SPIFFS (32 KiB to 1 MiB, filled by FS.Put's
+# appends) refused a 6 KB ca.pem.new with up to a fifth of its size free beyond the
+# file: a quarter, and never less than the 4 KiB block GC cleans into.
+_SPIFFS_SHARE = 4
+_SPIFFS_BLOCK = 4096
 
 
 def room_for(
-    push: PushFile, current: bytes | None, free: int | None, *, in_place: bool
+    push: PushFile,
+    current: bytes | None,
+    free: int | None,
+    *,
+    in_place: bool,
+    size: int | None = None,
 ) -> tuple[bool | None, str]:
     """Whether the new file fits in the ``free`` bytes a unit reports (True, False, or
-    None: cannot tell), and the words for it.
+    None: cannot tell), and the words for it; ``size``: the file system's (``fs_size``).
 
     Staged, ``<name>.new`` is written beside the old file: it needs the new file's size.
     In place, ``fopen "wb"`` truncates the old file first, but whether its space is free
     for the write depends on the file system (LittleFS frees the old blocks only when
     the new file is committed; SPIFFS at once): so it surely fits in ``free``, surely
     not in ``free`` and the old file together. A file no bigger than ``_INLINE_MAX`` may
-    live in LittleFS metadata, needing no free block: never said not to fit.
+    live in LittleFS metadata, needing no free block: never said not to fit. On SPIFFS
+    (or a file system the board does not name) a file within what it may keep of its
+    free bytes (:func:`_may_keep`) "may fit": a dry run said "fits" of a nearly full
+    SPIFFS that then refused the write out of space.
     """
     need = len(push.data)
     what = push.name if in_place else push.temp_name
@@ -44,7 +61,18 @@ def room_for(
         return None, f"unknown: the unit does not report its free space (writing {what})"
     words = f"{what} needs {byte_count(need)}, the unit has {byte_count(free)} free"
     if need <= free:
-        return True, f"fits ({words})"
+        keep = _may_keep(push, size)
+        if keep is None or free - need >= keep[0]:
+            return True, f"fits ({words})"
+        kept, who, basis = keep
+        use = "for its clean-up and file records"
+        if kept == math.inf:
+            why = f"of which {who} keeps part {use}; {basis}"
+        elif kept < free:
+            why = f"of which {who} may keep up to {byte_count(int(kept))} {use}: {basis}"
+        else:
+            why = f"which {who} may keep {use}: up to {basis}"
+        return None, f"may fit ({words}, {why})"
     reclaimed = len(current or b"") if in_place else 0
     if need > free + reclaimed and need > _INLINE_MAX:
         if in_place and reclaimed:  # say the old file was counted
@@ -53,6 +81,20 @@ def room_for(
     if need > free + reclaimed:  # small enough that littlefs may keep it inline
         return None, f"may not fit ({words}; a file this small may be stored inline)"
     return None, f"may not fit ({words}, and the old {push.name}'s {byte_count(reclaimed)})"
+
+
+def _may_keep(push: PushFile, size: int | None) -> tuple[float, str, str] | None:
+    """What the unit's file system may keep of its free bytes (the margin a file needs
+    beyond its size to surely fit), the file system's name and the basis of that figure;
+    None on LittleFS, whose free blocks (``mgos_get_free_fs_size``) a file may take."""
+    board = push.ca.board
+    fs = board.filesystem.fs_type if board is not None and board.filesystem else None
+    if fs == "littlefs":
+        return None
+    who = "SPIFFS" if fs == "spiffs" else "its file system"
+    if size is None:  # no share to take: nothing surely fits
+        return math.inf, who, "the unit does not report its size"
+    return max(size // _SPIFFS_SHARE, _SPIFFS_BLOCK), who, f"a quarter of its {byte_count(size)}"
 
 
 def in_place_may_fit(push: PushFile, current: bytes | None, free: int | None) -> bool:

@@ -176,7 +176,9 @@ def survey(
                 ref.id, via, "up-to-date", info.fw_version, old, current=roots,
                 current_roots=listed, goes_dark=dark,
             )  # fmt: skip
-        fits, room = room_for(push, current, info.fs_free, in_place=options.in_place)
+        fits, room = room_for(
+            push, current, info.fs_free, in_place=options.in_place, size=info.fs_size
+        )
         if fits is False:
             return SurveyRow(
                 ref.id, via, "failed", info.fw_version, old, error=f"would fail: {room}",
