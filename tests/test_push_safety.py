@@ -135,7 +135,8 @@ def test_the_text_dry_run_shows_each_units_room(
 ) -> None:
     """The text preview had no room column (only --json's "room" said it): a fleet owner
     could not see which unit the file barely fits. Each row shows its --json room, sizes
-    as the rest of the output gives them ("6,054 bytes"), the columns aligned."""
+    as the rest of the output gives them ("6,054 bytes"), the columns aligned; a unit
+    with no room says so once (the why column repeated it), and its current CA."""
     full, roomy = ids(2)
     units = [full_mongoose_unit(full), mongoose_unit(roomy)]
     host(units)
@@ -155,6 +156,9 @@ def test_the_text_dry_run_shows_each_units_room(
         assert f"{len(ca_bytes()):,} bytes" in line, line
         assert line[at - 2 : at] == "  ", line  # aligned under its header
     assert rooms[roomy].startswith("fits (") and rooms[full].startswith("no room (")
+    (line,) = [line for line in lines if line.startswith(full + " ")]
+    assert line.count("no room (") == 1, line  # the why column repeated the room's
+    assert line.rstrip().endswith("no certificate readable (448 bytes)"), line  # its CA
     assert [(u.files()["/ca.pem"] != ca_bytes()) for u in units] == [True, True]
 
 

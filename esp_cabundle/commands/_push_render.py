@@ -437,8 +437,7 @@ def render_dry_run(
         return
     quiet = opts["quiet"]
     table = [
-        (r.id, r.state, r.fw_version or "", _dark_cell(r.goes_dark), r.room or "",
-         r.error or r.note or r.current or "")
+        (r.id, r.state, r.fw_version or "", _dark_cell(r.goes_dark), r.room or "", _why_cell(r))
         for r in rows
     ]  # fmt: skip  # room: as --json's, the verdict first (a cut cell keeps "fits", ...)
     headers = (
@@ -468,6 +467,15 @@ def render_dry_run(
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
         echo(line, quiet=quiet, wrap=True)
+
+
+def _why_cell(row: SurveyRow) -> str:
+    """A dry-run row's "current CA / why": why it would not finish, else its current
+    CA; a unit with no room says so in its room cell, which the error only repeated
+    ("would fail: no room (...)" beside "no room (...)"): its current CA instead."""
+    if row.room and row.error and row.error.endswith(row.room):
+        return row.current or ""
+    return row.error or row.note or row.current or ""
 
 
 def _per_state(view: StatusView) -> list[tuple[str, int, str]]:
