@@ -111,3 +111,46 @@ def test_a_watch_outlives_an_mdash_outage(cloud: Any, in_tmp: Path) -> None:
     lost = [line for line in r.stderr.splitlines() if "mDash's API lost" in line]
     assert len(lost) == 1 and "MQTT" not in r.stderr, r.stderr
     assert "mDash's API back" in r.stderr.split(lost[0])[1], r.stderr
+
+
+def test_a_watch_logs_an_outage_begun_between_passes(
+    monkeypatch: pytest.MonkeyPatch, in_tmp: Path
+) -> None:
+    """mDash gone between passes: the next passes' device lists are refused and they
+    are skipped, no unit called. The log without a terminal said nothing of it (the loss
+    was guessed from a unit's call only); it says the loss once, then "back" once when a
+    listing answers again, and the unit that was offline is then done."""
+    units = [mdash_unit(u) for u in IDS]
+    away = units[-1]
+    away.silent = True  # listed offline: the watch goes on after the first pass
+    s = MdashStandIn(units, KEY)
+    real = mdash_module.MdashTransport.request
+    refused: list[str] = []
+
+    def request(self: Any, method: str, path: str, **kw: Any) -> tuple[int, bytes]:
+        if path == "/devices" and any(u.calls_total for u in units) and len(refused) < 3:
+            refused.append(path)  # the passes after the first: three listings refused
+            raise ConnectionRefusedError(111, "Connection refused")
+        if path == "/devices" and refused:
+            away.silent = False  # back, and the unit with it
+        return real(self, method, path, **kw)
+
+    monkeypatch.setattr(mdash_module.MdashTransport, "request", request)
+    monkeypatch.setenv("MDASH_API_KEY", KEY)
+    write_ca(in_tmp)
+    try:
+        r = CliRunner().invoke(cli, _argv(s.url, "--watch", "--poll", "0.1", "--until",
+                                          "2099-01-01"))  # fmt: skip
+    finally:
+        s.close()
+    assert r.exit_code == 0, r.output
+    assert len(refused) == 3
+    with Ledger(in_tmp / "cabundle-campaign.db", readonly=True) as ledger:
+        assert {row.state for row in ledger.rows(IDS)} == {"verified"}
+    log = r.stderr.splitlines()
+    lost = [line for line in log if "mDash's API lost" in line]
+    assert len(lost) == 1, r.stderr
+    assert "after pass 1: mDash's API lost (the passes skipped until it is back)" in lost[0]
+    after = r.stderr.split(lost[0])[1]
+    assert after.count("mDash's API back") == 1 and "pass 2: mDash's API back" in after, after
+    assert "1 verified (dev5)" in after.split("mDash's API back")[1], r.stderr

@@ -110,6 +110,7 @@ class WatchLog:
         self._what = "MQTT broker"  # the link _down says gone: the broker or mDash's API
         self._link: list[str] = []  # this pass: "broker lost" / "broker back"
         self._told = False  # the MQTT link reports itself (link()): no guessing from units
+        self._listing_down = False  # _down found by a listing: the next listing is back
 
     @classmethod
     def wanted(cls, *, watch: bool, quiet: bool) -> WatchLog | None:
@@ -119,10 +120,29 @@ class WatchLog:
         return cls(note)
 
     def listing(self, n: int) -> None:
-        """A pass starts, over ``n`` units: the last one, if still open, is said."""
+        """A pass starts, over ``n`` units: the last one, if still open, is said; a link
+        a skipped pass's listing found gone (:meth:`skipped`) answered this one: back."""
         with self._lock:
             self._flush()
             self._pass, self._listed, self._seen = self._pass + 1, n, 0
+            if self._listing_down:
+                self._down = self._listing_down = False
+                self._link.append(f"{self._what} back")
+
+    def skipped(self, link: str) -> None:
+        """A pass skipped: its listing found ``link`` gone ("mDash's API (URL)"), an
+        outage begun between passes, where no unit's call says it (the loss was logged
+        only when it began mid-pass). Said once, at once; the passes skipped after it
+        say nothing more, and the next listing says it back."""
+        what = link.split(" (", 1)[0]
+        with self._lock:
+            self._flush()  # the last pass, if not said yet
+            if self._down:  # said already (a unit's call found it)
+                self._listing_down = self._listing_down or self._what == what
+                return
+            self._down, self._what, self._listing_down = True, what, True
+            self._link.append(f"{what} lost (the passes skipped until it is back)")
+            self._flush(head=f"after pass {self._pass}")
 
     def follow(self, transport: MqttTransport) -> None:
         """Take the broker's state from ``transport``'s client alone, from now on: a
@@ -171,7 +191,8 @@ class WatchLog:
         with self._lock:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, head: str = "") -> None:
+        """The open pass's line (``head``: what it says instead of "pass N")."""
         if not (self._changed or self._link or self._already) or not self._pass:
             return
         by_state: dict[str, list[str]] = {}
@@ -184,5 +205,6 @@ class WatchLog:
             tally[state] = tally.get(state, 0) + 1
         now_ = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._write(f"{when} pass {self._pass}: {'; '.join(parts)}; units now: {now_}")
+        head = head or f"pass {self._pass}"
+        self._write(f"{when} {head}: {'; '.join(parts)}; units now: {now_}")
         self._changed, self._link, self._already = {}, [], {}

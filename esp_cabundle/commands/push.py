@@ -469,6 +469,7 @@ def _campaign(
                     progress=progress,
                     stop=stop,
                     on_listing=listing,
+                    on_skipped=None if log is None else (lambda e: log.skipped(e.link)),
                 )
             except BaseException as e:
                 box["error"] = e

@@ -458,12 +458,15 @@ def run_campaign(
     progress: Callable[[UnitEvent], None] | None = None,
     stop: threading.Event | None = None,
     on_listing: Callable[[int], None] | None = None,
+    on_skipped: Callable[[LinkLost], None] | None = None,
 ) -> CampaignReport:
     """Push ``push`` to every unit the transports list, recording each in ``ledger``.
 
     One pass without ``options.watch``; with it, passes every ``options.poll`` seconds
     (units listed anew each time) until every unit is done, ``options.until`` passes,
-    or the forecast deadline of the units' old CA file passes.
+    or the forecast deadline of the units' old CA file passes. ``on_skipped``: a watch's
+    pass skipped, its listing finding the link lost (no unit called, so no progress
+    event says it); the next ``on_listing`` finds it back.
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     meta = ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
@@ -489,6 +492,8 @@ def run_campaign(
             if not passes:
                 raise  # nothing listed in this run: its first listing's failure, exit 3
             run.lost = e  # a watch's pass skipped: the units are left as they are
+            if on_skipped is not None:
+                on_skipped(e)
             if run.stop.wait(_outage_wait(options, run)):
                 break
             end = options.until or run.deadline
