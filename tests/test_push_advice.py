@@ -67,6 +67,42 @@ def test_paused_and_offline_units_are_told_to_run_again_not_sent_to_the_bench(
     assert "bench" not in out
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_status_counts_the_next_step_as_push_does(tmp_path: Path, as_json: bool) -> None:
+    """A failed unit whose error carries a hint (out of space) needs that first: push's
+    summary counts it apart, status counted it among those the rerun takes up (and, with
+    only it left, told to rerun the push, which push says will not help)."""
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.enroll((f"u{i}", "mqtt", None) for i in range(4))
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE units SET state = 'offline' WHERE id IN ('u0', 'u1', 'u2')")
+        db.execute(
+            "UPDATE units SET state = 'failed', last_error = 'out of space on the unit "
+            "(hint: free space on the unit)' WHERE id = 'u3'"
+        )
+    db.close()
+    extra = ["--json"] if as_json else []
+
+    def said() -> str:
+        code, out = invoke("push", "status", "--ledger", str(path), *extra)
+        assert code == 3, out
+        return str(json.loads(out)["next"]) if as_json else out
+
+    out = said()
+    assert "Next: 3 units not done: run the push that wrote" in out, out
+    assert "; 1 failed unit needs what its error says first." in out, out
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE units SET state = 'verified' WHERE id IN ('u0', 'u1', 'u2')")
+    db.close()
+    out = said()
+    assert "Next: 1 failed unit needs what its error says first (the ledger" in out, out
+    assert "run the push that wrote" not in out, out
+
+
 # --- 2: the old file's paragraph, once every unit is done: not again --------------------
 
 

@@ -39,7 +39,7 @@ from ..ui import (
     table_width,
 )
 from ._push_dates import date_lines
-from ._push_status_units import status_next
+from ._push_status_units import status_next, told_first
 from ._push_until import end_words
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def stopped_step(report: CampaignReport) -> str | None:
     again, first = _left_counts(report)
     if not again and not first:
         return None
-    told = _told(first)
+    told = told_first(first)
     if not again:
         return told
     rerun = "run the same command again to finish " + (
@@ -238,12 +238,6 @@ def _left_counts(report: CampaignReport) -> tuple[int, int]:
         r.state == "failed" and _split_hint(r.last_error or "")[1] is not None for r in left
     )
     return len(left) - first, first
-
-
-def _told(first: int) -> str:
-    if first == 1:
-        return "1 failed unit needs what its error says first"
-    return f"{first} failed units need what their errors say first"
 
 
 def lost_line(report: CampaignReport) -> list[str]:
@@ -270,7 +264,7 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
         return None
     ledger = opts.get("ledger_path")
     keeps = f" (the ledger {ledger} keeps where each unit stands)" if ledger else ""
-    told = _told(first)
+    told = told_first(first)
     if not again:
         return f"Next: {told}{keeps}."
     them = "it" if again == 1 else "them"
@@ -559,6 +553,6 @@ def render_status(view: StatusView, *, show_all: bool, ledger: Path | str = "") 
     shown = None if show_all else SHOWN
     for line in _unused(view.unused, counts.get("unused", 0), shown):
         echo(line, wrap=True)
-    follow = status_next(counts, ledger) if ledger else None
+    follow = status_next(counts, ledger, view.hinted) if ledger else None
     if follow is not None:
         echo("\n" + follow, wrap=True)

@@ -20,6 +20,7 @@ from ..push.ledger_status import (
     UNIT_KEYS,
     UnitTally,
     campaign_facts,
+    failed_hinted,
     read_consistently,
     unit_batches,
     unit_cells,
@@ -32,27 +33,33 @@ if TYPE_CHECKING:
 
     from ..push.ledger import Ledger
 
-__all__ = ["csv_rows", "print_status_units", "status_next"]
+__all__ = ["csv_rows", "print_status_units", "status_next", "told_first"]
 
 _TEXT = itemgetter(2)  # a unit_batches row's text: its JSON object or CSV line
 
 
-def status_next(counts: Mapping[str, int], ledger: Path | str) -> str | None:
+def told_first(first: int) -> str:
+    """The failed units whose error's hint needs doing first, as push and status say it."""
+    if first == 1:
+        return "1 failed unit needs what its error says first"
+    return f"{first} failed units need what their errors say first"
+
+
+def status_next(counts: Mapping[str, int], ledger: Path | str, hinted: int = 0) -> str | None:
     """What to do about the units a campaign left not done (None: none left), as push's
-    summary says it: status knows the ledger, not the command that wrote it."""
+    summary says it (:func:`~._push_render.next_step`: the ``hinted`` failed units, whose
+    error's hint needs doing first, apart): status knows the ledger, not the command."""
     left = sum(counts.get(s, 0) for s in NOT_DONE)
+    again = left - hinted
     if not left:
         return None
-    failed = counts.get("failed", 0)
-    them = "it" if left == 1 else "them"
-    also = (
-        f"; {plural(failed, 'failed unit')} may need what "
-        f"{'its error says' if failed == 1 else 'their errors say'} first"
-        if failed
-        else ""
-    )
+    told = told_first(hinted)
+    if not again:
+        return f"Next: {told} (the ledger {ledger} keeps where each unit stands)."
+    them = "it" if again == 1 else "them"
+    also = f"; {told}" if hinted else ""
     return (
-        f"Next: {plural(left, 'unit')} not done: run the push that wrote {ledger} again "
+        f"Next: {plural(again, 'unit')} not done: run the push that wrote {ledger} again "
         f"(the same command takes up each unit where it stands), or with --watch to keep "
         f"trying {them} until done{also}."
     )
@@ -74,8 +81,9 @@ def _write_units(
         out.write(sep + _json_bytes(",\n".join(map(_TEXT, batch)), encoding))
         sep = b",\n"
     counts = tally.counts()
+    hinted = failed_hinted(ledger) if counts.get("failed") else 0
     doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": counts,
-           "goes_dark": tally.dark(), "next": status_next(counts, shown or ledger.path),
+           "goes_dark": tally.dark(), "next": status_next(counts, shown or ledger.path, hinted),
            "units": []}  # fmt: skip
     head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
     if sep:  # the units go between the brackets

@@ -103,6 +103,7 @@ class StatusView:
     out_of_space: int  # failed units out of room
     in_place_would_do: bool  # ... each of which --in-place would help
     dark: dict[str, int]  # go-dark date (or none/unknown) -> units, in dark_order
+    hinted: int = 0  # failed units whose error's hint needs doing first (failed_hinted)
 
 
 def dark_value(dates: dict[str, str], held: str | None) -> str:
@@ -166,7 +167,22 @@ def status_view(ledger: Ledger, shown: int | None) -> StatusView:
         if counts["failed"]
         else (0, 0)
     )
-    return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark)
+    hinted = failed_hinted(ledger) if counts["failed"] else 0
+    return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark, hinted)
+
+
+def failed_hinted(ledger: Ledger) -> int:
+    """Failed units whose stored error carries a hint (``TEXT (hint: HINT)``, as the
+    campaign joins them): the same command alone does not change them, so push's next
+    step counts them apart (_push_render._left_counts), and status alike."""
+    return int(
+        next(
+            ledger.select(
+                "SELECT COUNT(*) FROM units WHERE state = 'failed' "
+                "AND last_error LIKE '% (hint: %)'"
+            )
+        )[0]
+    )
 
 
 def _tally(
