@@ -34,7 +34,11 @@ def _at_terminal(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("fmt", "dest", "name"),
-    [("der", "-", "ca.der"), ("idf-bundle", "/dev/stdout", "x509_crt_bundle.bin")],
+    [
+        ("der", "-", "ca.der"),
+        ("idf-bundle", "/dev/stdout", "x509_crt_bundle.bin"),
+        ("spiffs", "-", "spiffs.bin"),
+    ],
 )
 def test_a_binary_output_is_not_written_to_a_terminal(
     tmp_path: Path, fmt: str, dest: str, name: str
