@@ -213,7 +213,6 @@ BAD = [
     (["--mdash", "http://192.168.1.5:8090"], "not on 192.168.1.5"),
     (["--mdash", "http://mdash.example:0"], "not on mdash.example"),
     ([*M, "--board", "mongoose-os-esp32"], "board mongoose-os-esp32 runs mongoose-os"),
-    ([*M, "--board", "mdash"], "keeps its CA in c form"),
     ([*M, "--rpc", "http://127.0.0.1:0"], "give --rpc URL (a Mongoose OS unit) or --mdash URL"),
     ([*M, "--listen", "5555"], "--listen is for a unit in download mode; with --mdash"),
     ([*M, "--id", "a", "--id", "a"], "given twice"),

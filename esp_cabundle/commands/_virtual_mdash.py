@@ -4,7 +4,18 @@ API on this machine (:class:`~esp_cabundle.virtual.mdash_cloud.MdashCloud`), for
 to a new file (mode 0600) that the first line names and removed when it stops; the key
 itself is never printed. It listens only on loopback (unlike ``--rpc``, whose units
 hold no secret): over http:// the key would cross a LAN in clear. Everything else is
-``--rpc``'s (:mod:`._virtual_rpc`)."""
+``--rpc``'s (:mod:`._virtual_rpc`).
+
+One cloud may serve a mixed fleet, as 2024's were: ``--id m-3=mdash@1.2.16`` gives that
+unit its own board. mDash 1.2.15+ (board ``mdash``) compiles its CA in, yet its units
+are still reached the same way (cesanta/mDash 1.2.16, 8bd6647, ``src/mDash.c``:
+``mount_fs()`` mounts SPIFFS at ``FS_ROOT`` ``/spiffs``, ``mdash.cfg`` is kept there,
+``FS.Put``/``FS.Get``/``FS.Rename``/``FS.Remove``/``FS.List`` are registered beside
+``Sys.GetInfo``, whose ``fw_version`` is ``MDASH_VERSION "-" framework``, and no
+``ca.pem`` is ever opened): such a unit holds the SPIFFS partition of the
+``mdash-arduino`` units it was updated over the air from (an OTA update rewrites the app
+slot only), old ``ca.pem`` and all, and reports ``1.2.16-Arduino``, from which ``push``
+learns the file does not protect it."""
 
 from __future__ import annotations
 
@@ -21,7 +32,7 @@ from pathlib import Path
 
 import click
 
-from ..boards import load_board
+from ..boards import Board, load_board
 from ..errors import InputError, OutputError
 from ..fileio import PRIVATE, write_atomic
 from ..fs import open_image
@@ -63,19 +74,24 @@ def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
     from ..virtual.mdash_cloud import MdashCloud
 
     where = _parse_url(opts.url)
-    ids = check_ids(opts.ids or (DEFAULT_ID,))
+    default, fleet = _fleet(opts)
+    ids = tuple(uid for uid, _ in fleet)
     if opts.save_fs is not None:
         check_output(opts, ids)
     _check_key_file(opts)
-    board = load_board(opts.board or DEFAULT_MDASH_BOARD)
-    check_board(board, "--mdash")
-    ca_path = board.file_system(BOARD_SPELLING).ca_path
-    image, origin = initial_image(board, opts)
-    version = board.version or (board.firmware.default if board.firmware else "1.2.14")
+    fs_board = _fs_board(default)  # every mDash board's units keep the same SPIFFS
+    ca_path = fs_board.file_system(BOARD_SPELLING).ca_path
+    image, origin = initial_image(fs_board, opts)
     # mDash's Sys.GetInfo: fw_version is MDASH_VERSION "-" framework (src/mDash.c)
-    units = [MdashUnit(uid, open_image(image), fw_version=f"{version}-Arduino") for uid in ids]
+    units = [MdashUnit(uid, open_image(image), fw_version=_fw_version(b)) for uid, b in fleet]
     before = {u.unit_id: u.image.read(ca_path) for u in units}
-    name = board.full_name if board.version_given else board.name
+    # push's --board: the one whose file the units keep (push reads each one's release)
+    name = fs_board.full_name if fs_board.version_given else fs_board.name
+    compiled_in = [uid for uid, b in fleet if b.filesystem is None]
+    if compiled_in:
+        origin += (
+            f"; the firmware of {', '.join(compiled_in)} never reads it: its CA is compiled in"
+        )
     key = secrets.token_urlsafe(24)
     remember(key)  # never shown, whatever message might quote it
     with _key_file(key, opts.api_key_file) as key_path:
@@ -84,8 +100,8 @@ def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
             line = f"--mdash {cloud.url} --api-key-file {shlex.quote(str(key_path))}"
             click.echo(line)  # the first line: push's options to reach the units
             note(
-                f"virtual mDash unit{'s' if len(ids) > 1 else ''} {', '.join(ids)} (board "
-                f"{name}; {ca_path}: {origin}) behind mDash's REST API at {cloud.url}, "
+                f"virtual mDash unit{'s' if len(ids) > 1 else ''} {_said(fleet)} ("
+                f"{ca_path}: {origin}) behind mDash's REST API at {cloud.url}, "
                 f"which refuses (401) any request without the API key in {key_path} "
                 "(mode 0600; removed when it stops); Ctrl-C stops it\n  push to it (the "
                 "board's server judges the CA, as for the real fleet): esp-cabundle push "
@@ -104,6 +120,56 @@ def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
     if opts.save_fs is not None:
         write_atomic(opts.save_fs, units[0].image_bytes(), mode=PRIVATE)
         note(f"wrote {units[0].unit_id}'s file system to {opts.save_fs}")
+
+
+def _fleet(opts: RpcOptions) -> tuple[Board, list[tuple[str, Board]]]:
+    """``--board``'s board, and each unit's id and board: ``ID`` runs ``--board``'s
+    firmware, ``ID=BOARD`` its own (an mDash board). Refused before anything starts: a
+    board not found or not mDash's, an ``=`` naming none, an id given twice."""
+    default = load_board(opts.board or DEFAULT_MDASH_BOARD)
+    check_board(default, "--mdash")
+    fleet = []
+    for text in opts.ids or (DEFAULT_ID,):
+        uid, given, name = text.partition("=")
+        board = default
+        if given:
+            if not name:
+                raise InputError(
+                    f"--id {text}: name the unit's board after '=' (or give the id alone: "
+                    f"it runs --board's)",
+                    hint=f"--id {uid}=mdash@1.2.16 (an mDash unit whose CA is compiled in)",
+                )
+            try:
+                board = load_board(name)
+                check_board(board, "--mdash")
+            except InputError as e:
+                raise InputError(f"--id {text}: {e.message}", hint=e.hint) from None
+        fleet.append((uid, board))
+    check_ids([uid for uid, _ in fleet])
+    return default, fleet
+
+
+def _fs_board(board: Board) -> Board:
+    """The board whose file system a unit of ``board`` holds: its own, or for mDash
+    1.2.15+ (no CA file, so no file system in its profile) the SPIFFS partition of the
+    ``mdash-arduino`` firmware it replaced, which its ``mount_fs()`` still mounts."""
+    return board if board.filesystem is not None else load_board(DEFAULT_MDASH_BOARD)
+
+
+def _fw_version(board: Board) -> str:
+    """``Sys.GetInfo``'s ``fw_version`` of a unit of ``board``: ``1.2.16-Arduino``."""
+    firmware = board.firmware
+    version = board.version or (firmware.default if firmware is not None else None)
+    return f"{version or '1.2.14'}-Arduino"
+
+
+def _said(fleet: list[tuple[str, Board]]) -> str:
+    """The units by board, in the order given: ``m-1, m-2 (board mdash-arduino); m-3
+    (board mdash@1.2.16)``."""
+    groups: dict[str, list[str]] = {}
+    for uid, board in fleet:
+        groups.setdefault(board.full_name if board.version_given else board.name, []).append(uid)
+    return "; ".join(f"{', '.join(ids)} (board {name})" for name, ids in groups.items())
 
 
 def _parse_url(text: str) -> _Where:

@@ -105,7 +105,9 @@ _FIELD_ONLY = {
     multiple=True,
     metavar="ID",
     help=f"With --rpc or --mdash: the unit's device id (default {DEFAULT_ID}); repeat for "
-    "several units (--rpc over HTTP or WebSocket: one port each, counting up from PORT).",
+    "several units (--rpc over HTTP or WebSocket: one port each, counting up from PORT). "
+    "With --mdash, ID=BOARD runs that unit on its own mDash board instead of --board's, "
+    "for a mixed fleet: --id m-3=mdash@1.2.16 (its CA compiled in; push reports it unused).",
 )
 @file_option(
     "--ca-file",
@@ -166,7 +168,9 @@ def virtual_unit(
     With --mdash it is instead mDash units (--board, default mdash-arduino) behind
     mDash's REST API, which 'push --mdash' reaches: the device list and the RPC relay,
     open only to an API key it makes (written to a 0600 file, never printed, refused
-    401 without it). Stopped, it says the same per unit.
+    401 without it). Stopped, it says the same per unit. --id ID=BOARD gives one
+    unit its own mDash board: a fleet of 1.2.13 units that read /spiffs/ca.pem and
+    1.2.16 ones whose CA is compiled in.
 
     \b
     Examples:
@@ -180,6 +184,8 @@ def virtual_unit(
           --save-fs dev-2.bin
       esp-cabundle virtual-unit --mdash http://127.0.0.1:8090 --id m-1 \\
           --id m-2 --api-key-file mdash.key
+      esp-cabundle virtual-unit --mdash http://127.0.0.1:8090 --id m-1 \\
+          --id m-2 --id m-3=mdash@1.2.16
     """
 
     given = [
