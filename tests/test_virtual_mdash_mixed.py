@@ -126,3 +126,26 @@ def test_a_bad_unit_board_is_refused_and_nothing_started(
     assert message in r.stderr, r.stderr
     assert r.stdout == "" and "Traceback" not in r.output  # no push line: nothing served
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fw_version", "unused"),
+    [
+        ("1.2.16-a-10819-ESP32_DEV", True),  # src/mDash.h MDASH_FRAMEWORK, Arduino IDE 1.8.19
+        ("1.2.15-idf", True),
+        ("1.2.16-Arduino", True),  # what the virtual unit says
+        ("1.2.13-a-10819-ESP32_DEV", False),
+    ],
+)
+def test_push_places_the_release_as_real_units_report_it(fw_version: str, unused: bool) -> None:
+    """A real Arduino build reports ``MDASH_VERSION "-" MDASH_FRAMEWORK``, the framework
+    ``a-ARDUINO-ARDUINO_BOARD`` (cesanta/mDash src/mDash.h): push reads the release the
+    same from it as from the virtual unit's ``-Arduino``."""
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.push.files import UnitInfo
+    from esp_cabundle.push.firmware_use import not_read_by, wrong_board
+
+    info = UnitInfo(fw_version, "m-1", "app", 5)
+    board = load_board("mdash-arduino")
+    assert wrong_board(board, info) is None
+    assert (not_read_by(board, info) is not None) is unused

@@ -11,7 +11,8 @@ unit its own board. mDash 1.2.15+ (board ``mdash``) compiles its CA in, yet its 
 are still reached the same way (cesanta/mDash 1.2.16, 8bd6647, ``src/mDash.c``:
 ``mount_fs()`` mounts SPIFFS at ``FS_ROOT`` ``/spiffs``, ``mdash.cfg`` is kept there,
 ``FS.Put``/``FS.Get``/``FS.Rename``/``FS.Remove``/``FS.List`` are registered beside
-``Sys.GetInfo``, whose ``fw_version`` is ``MDASH_VERSION "-" framework``, and no
+``Sys.GetInfo``, whose ``fw_version`` is ``MDASH_VERSION "-" framework`` (``src/mDash.h``
+``MDASH_FRAMEWORK``: ``a-ARDUINO-ARDUINO_BOARD``; here ``Arduino``, as for 1.2.13), and no
 ``ca.pem`` is ever opened): such a unit holds the SPIFFS partition of the
 ``mdash-arduino`` units it was updated over the air from (an OTA update rewrites the app
 slot only), old ``ca.pem`` and all, and reports ``1.2.16-Arduino``, from which ``push``
