@@ -363,11 +363,13 @@ class _Run:
             )  # fmt: skip
             self.emit(uid, "writing", byte_count(len(push.data)))  # the bar: "writing 13,470 bytes"
             try:
-                self.writer.write_verified(files)
+                how = self.writer.write_verified(files, current)
             except UnitRpcError as e:
                 raise self.writer.after_failed_write(files, e, current, info.fs_free) from None
             state = "verified"
-            self.ledger.record(uid, state=state)
+            self.ledger.record(uid, state=state, note=how)
+            if how is not None:
+                self.emit(uid, state, how)
         if state == "verified" and self.options.reboot:
             return self.writer.reboot(files, info)
         self.emit(uid, state, final=True)

@@ -7,7 +7,12 @@ of :mod:`.campaign`'s per-unit procedure.
    path written directly (one frame when it fits). The CA path is read back and
    compared; a mismatch is retried once at once while the unit is connected. A failed
    write removes ``<ca>.new`` again (best effort, recorded), so a full file system is
-   left as it was;
+   left as it was. But a rename can fail after the firmware removed the CA path (mDash
+   ``rpc_fs_rename`` and ``vfs-fs-spiffs`` remove ``dst`` first; ``SPIFFS_rename`` then
+   wants a free page and runs no clean-up): then ``<ca>.new`` is the unit's only CA, so
+   the CA path is written directly (the old file's pages are reclaimable), else the old
+   file back, else ``<ca>.new`` is kept and the error says the CA path is gone
+   (:meth:`UnitWriter.target_lost`);
 4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
    unit answers again from a new boot and still holds the file: ``reconnected``.
 
@@ -34,11 +39,16 @@ from .room import in_place_may_fit, in_place_room
 from .rpc import is_unknown_method
 from .transport import LinkLost
 
-__all__ = ["UnitWriter"]
+__all__ = ["TargetLost", "UnitWriter"]
 
 log = logging.getLogger(__name__)
 
 _REBOOT_POLL = 1.0
+
+
+class TargetLost(UnitRpcError):
+    """A failed ``FS.Rename`` left the unit without its CA file, which could not be
+    written again: the staged copy is its only CA and must stay."""
 
 
 @dataclass
@@ -52,11 +62,13 @@ class UnitWriter:
     stop: threading.Event
     emit: Callable[..., None]
 
-    def write_verified(self, files: UnitFiles) -> None:
+    def write_verified(self, files: UnitFiles, old: bytes | None = None) -> str | None:
         """Stage, read back, rename (then check the renamed file's size and tail); a
         unit that turns out to have no ``FS.Rename`` (or ``in_place``) is written in
         place and read back whole. Every firmware examined has ``FS.Rename``, so it is
-        tried first."""
+        tried first. ``old``: the unit's CA file before (what :meth:`target_lost` may
+        write back). Returns a note on how the file was written when it is not the usual
+        way, else None."""
         push = self.push
         use_rename = not self.options.in_place
         tries = 0
@@ -70,17 +82,17 @@ class UnitWriter:
                         files.rename(push.temp_name, push.name)
                     except UnitRpcError as e:
                         if not is_unknown_method(e):
-                            raise
+                            return self.target_lost(files, e, old)
                         use_rename = False  # no FS.Rename: write in place
                         self.forget_temp(files)
                         tries -= 1
                         continue
                     if files.ends_with(push.name, push.data):
-                        return
+                        return None
             else:
                 files.put(push.name, push.data)
                 if files.get(push.name) == push.data:
-                    return
+                    return None
             if tries >= 2:
                 raise Mismatch(
                     f"unit {files.unit_id}: the file read back differs from the file written, "
@@ -97,6 +109,8 @@ class UnitWriter:
         file back, which fitted before, so the unit is not left with a cut one (best
         effort, said in the error the ledger keeps); say plainly when it is out of space."""
         push = self.push
+        if isinstance(e, TargetLost):
+            return e  # <ca>.new is the unit's only CA: kept, and said so
         tidy = ""
         if self.options.in_place and old is not None:
             try:
@@ -122,6 +136,70 @@ class UnitWriter:
                 code=e.code,
             )
         return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
+
+    def target_lost(self, files: UnitFiles, e: UnitRpcError, old: bytes | None) -> str:
+        """A refused ``FS.Rename``: if the unit still has the CA path, raise ``e`` (the
+        staged copy is then removed as after any failed write). If the firmware removed
+        it first, ``<ca>.new`` must not be removed: write the CA path directly, read it
+        back, then remove the staged copy (returns the note saying so); failing that,
+        write the old file back and raise; failing both, raise :class:`TargetLost`,
+        which keeps ``<ca>.new``."""
+        push, uid = self.push, files.unit_id
+        said = e.message.removeprefix(f"unit {uid}: ")
+        try:
+            there = files.get(push.name) is not None
+        except UnitRpcError as unknown:
+            asked = unknown.message.removeprefix(f"unit {uid}: ")
+            raise self.lost(
+                files, said, f"asking for it then failed: {asked}", sure=False
+            ) from None
+        if there:
+            raise e
+        self.ledger.renew(uid)
+        log.warning("unit %s: FS.Rename removed %s, then failed; writing it", uid, push.name)
+        why = self.put_verified(files, push.data)
+        if why is None:
+            self.forget_temp(files)
+            return (
+                f"FS.Rename {push.temp_name} -> {push.name} failed after removing "
+                f"{push.name} ({said}); {push.name} written directly and read back"
+            )
+        if old is not None and self.put_verified(files, old) is None:
+            raise UnitRpcError(
+                f"unit {uid}: FS.Rename {push.temp_name} -> {push.name} failed after "
+                f"removing {push.name} ({said}), and writing the new {push.name} failed "
+                f"({why}); the old {push.name} written back",
+                hint=self.room_hint(old, None),
+                code=e.code,
+            )
+        raise self.lost(files, said, f"writing it again failed: {why}")
+
+    def put_verified(self, files: UnitFiles, data: bytes) -> str | None:
+        """Write the CA path with ``data`` and read it back: None if it holds it, else
+        why not."""
+        name, uid = self.push.name, files.unit_id
+        self.ledger.renew(uid)
+        try:
+            files.put(name, data)
+            if files.get(name) == data:
+                return None
+        except UnitRpcError as failed:
+            return failed.message.removeprefix(f"unit {uid}: ")
+        return "it read back different"
+
+    def lost(self, files: UnitFiles, said: str, why: str, *, sure: bool = True) -> TargetLost:
+        push = self.push
+        gone = "is gone" if sure else "may be gone"
+        return TargetLost(
+            f"unit {files.unit_id}: its {push.name} {gone}: FS.Rename {push.temp_name} -> "
+            f"{push.name} removed it, then failed ({said}); {why}. The new CA is only in "
+            f"{push.temp_name}, kept on the unit",
+            hint=(
+                f"the unit must not restart before this is fixed (without {push.name} it "
+                "cannot connect to its server): push again to it with "
+                f"{self.options.spelling.in_place}, or fix it on the bench"
+            ),
+        )
 
     def room_hint(self, current: bytes | None, free: int | None) -> str:
         """What to do for a unit out of space: free some, or (staged) write in place, but

@@ -1,0 +1,231 @@
+"""A push whose ``FS.Rename`` fails after the firmware removed ``ca.pem``: the unit must
+end holding a CA file, never none. mDash (cesanta/mDash ``rpc_fs_rename``) and Mongoose
+OS on SPIFFS (vfs-fs-spiffs ``mgos_vfs_fs_spiffs_rename``) remove the target first, then
+``SPIFFS_rename`` wants a free page and runs no garbage collection
+(``spiffs_obj_lu_find_free`` refuses with fewer than two free blocks). The virtual units
+remove the target as the firmware does; ``SPIFFS_rename``'s refusal is made here (the
+image's writes keep its two free blocks, so a put then a rename never meets it alone).
+The push removed ``ca.pem.new`` "again" after such a failure, leaving no CA at all."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import ca_bytes, mdash_unit, mongoose_unit, write_ca
+from support.fleet_links import started
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ImageError
+from esp_cabundle.fs import open_image
+from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.virtual.boards import board_fs_image
+from esp_cabundle.virtual.rpc import MongooseUnit, SimUnit
+from esp_cabundle.virtual.rpc_links import LanUnitServer
+
+KEY = "k3y-for-rename-lost-tests"
+BOARD = "mongoose-os-esp32-spiffs"
+PAGE = 256 - 5  # the board's SPIFFS data bytes per page
+
+
+@pytest.fixture
+def lan() -> Iterator[Any]:
+    with started(LanUnitServer) as start:
+        yield start
+
+
+def spiffs_unit(uid: str, filler_pages: int, **kw: Any) -> MongooseUnit:
+    """The board's 64 KiB SPIFFS, its old ca.pem and a filler of ``filler_pages``."""
+    image = open_image(board_fs_image(load_board(BOARD), 0x10000))
+    image.write("/filler.bin", b"\xa5" * filler_pages * PAGE)
+    return MongooseUnit(uid, open_image(image.to_bytes()), **kw)
+
+
+def refuse_renames(unit: SimUnit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPIFFS_rename refuses, as with fewer than two free blocks (the VFS above it has
+    already removed the target by then)."""
+
+    def rename(src: str, dst: str) -> None:
+        raise ImageError(f"renaming {src!r} to {dst!r}: fewer than two free blocks left")
+
+    monkeypatch.setattr(unit.image, "rename", rename)
+
+
+def hog_after_rename(unit: SimUnit) -> None:
+    """Once FS.Rename has answered, the unit's own firmware fills what room is left (a
+    log growing), so neither CA file can be written again."""
+
+    def hook(method: str, params: dict[str, Any], when: str) -> None:
+        if method == "FS.Rename" and when == "after":
+            n = 0
+            while True:
+                try:
+                    unit.image.write(f"/log{n}.txt", b"L" * 10)
+                except Exception:
+                    return
+                n += 1
+
+    unit.hook = hook
+
+
+def push(tmp: Path, *argv: str, board: str = BOARD) -> tuple[int, str]:
+    ca = tmp / "ca.pem" if (tmp / "ca.pem").exists() else write_ca(tmp)
+    line = f"push --board {board} --bundle {ca} --ledger {tmp / 'c.db'} --timeout 5"
+    if board != "mdash-arduino":  # mdash.net judges its CA; nothing judges a LAN unit's
+        line += " --allow unjudged"
+    r = CliRunner().invoke(cli, [*shlex.split(line), *argv])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    out = r.stdout if "--json" in argv else " ".join((r.stdout + r.stderr).split())
+    return r.exit_code, out
+
+
+def row(tmp: Path, uid: str) -> Any:
+    with Ledger(tmp / "c.db") as led:
+        return {r.id: r for r in led.rows()}[uid]
+
+
+def test_a_mongoose_unit_gets_ca_pem_written_when_the_rename_lost_it(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = spiffs_unit("dev-r", filler_pages=100)
+    others = {p: d for p, d in unit.files().items() if p != "/ca.pem"}
+    refuse_renames(unit, monkeypatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url, "--json")
+    assert code == 0, out
+    files = unit.files()
+    assert files.pop("/ca.pem") == ca_bytes() and files == others  # no ca.pem.new left
+    r = row(tmp_path, "dev-r")
+    assert r.state == "verified" and not r.last_error, r
+    assert r.note == (
+        "FS.Rename ca.pem.new -> ca.pem failed after removing ca.pem (FS.Rename failed "
+        "(500): rename failed); ca.pem written directly and read back"
+    )
+    (doc,) = json.loads(out)["units"]
+    assert doc["state"] == "verified" and doc["note"] == r.note, doc
+    assert unit.count("FS.Rename") == 1 and unit.count("FS.Remove", filename="ca.pem.new") == 1
+
+
+def test_an_mdash_unit_gets_ca_pem_written_when_the_rename_lost_it(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = mdash_unit("dev1")
+    others = {p: d for p, d in unit.files().items() if p != "/ca.pem"}
+    refuse_renames(unit, monkeypatch)
+    code, out = push(tmp_path, "--mdash", stand_in([unit]).url, board="mdash-arduino")
+    assert code == 0, out
+    files = unit.files()
+    assert files.pop("/ca.pem") == ca_bytes() and files == others
+    r = row(tmp_path, "dev1")
+    assert r.state == "verified" and "ca.pem written directly and read back" in r.note
+
+
+def test_nothing_written_keeps_ca_pem_new_and_says_ca_pem_is_gone(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = spiffs_unit("dev-g", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+    hog_after_rename(unit)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 3, out
+    files = unit.files()
+    assert files["/ca.pem.new"] == ca_bytes()  # the unit's only CA, kept
+    assert not files.get("/ca.pem")  # gone (or left empty by the refused write)
+    assert unit.count("FS.Remove", filename="ca.pem.new") == 0
+    r = row(tmp_path, "dev-g")
+    assert r.state == "failed", r
+    for said in (r.last_error, out):
+        assert "its ca.pem is gone: FS.Rename ca.pem.new -> ca.pem removed it, then " in said
+        assert "The new CA is only in ca.pem.new, kept on the unit" in said
+        assert "must not restart before this is fixed" in said
+        assert "push again to it with --in-place, or fix it on the bench" in said
+        assert "removed again" not in said
+    # as the hint says: written in place, the unit is whole again
+    unit.hook = None
+    for n in range(200):
+        if unit.image.exists(f"/log{n}.txt"):
+            unit.image.remove(f"/log{n}.txt")
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url, "--in-place")
+    assert code == 0, out
+    assert unit.files()["/ca.pem"] == ca_bytes()
+
+
+def test_the_old_ca_pem_is_written_back_when_the_new_one_cannot_be(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room for the old file (it fitted before) but not the new: the unit keeps its old
+    CA, the run fails, and the staged copy is removed (ca.pem is there again)."""
+    unit = spiffs_unit("dev-o", filler_pages=100)
+    old = unit.files()["/ca.pem"]
+    refuse_renames(unit, monkeypatch)
+    hog_after_rename(unit)
+    real = unit.dispatch
+
+    def dispatch(method: str, p: dict[str, Any]) -> Any:
+        if method == "FS.Put" and p.get("filename") == "ca.pem" and unit.hook is not None:
+            unit.hook = None  # the first write of ca.pem fails; the log is rotated away
+            for n in range(200):
+                if unit.image.exists(f"/log{n}.txt"):
+                    unit.image.remove(f"/log{n}.txt")
+            return real(method, {**p, "data": "!"})  # refused: "bad base64"
+        return real(method, p)
+
+    monkeypatch.setattr(unit, "dispatch", dispatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 3, out
+    files = unit.files()
+    assert files["/ca.pem"] == old and "/ca.pem.new" not in files
+    r = row(tmp_path, "dev-o")
+    assert r.state == "failed", r
+    assert "failed after removing ca.pem" in r.last_error
+    assert "the old ca.pem written back; ca.pem.new removed again" in r.last_error
+
+
+def test_a_refused_rename_that_kept_ca_pem_removes_the_staged_copy_as_before(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LittleFS's ``lfs_rename`` replaces the target, so a refused rename leaves ca.pem:
+    the staged copy is removed and the unit is as it was."""
+    unit = mongoose_unit("dev-l")
+    before = unit.files()
+    refuse_renames(unit, monkeypatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url, board="mongoose-os-esp32")
+    assert code == 3, out
+    assert unit.files() == before
+    r = row(tmp_path, "dev-l")
+    assert r.state == "failed"
+    assert (
+        r.last_error
+        == "unit dev-l: FS.Rename failed (500): rename failed; ca.pem.new removed again"
+    )
+
+
+def test_a_unit_that_cannot_say_whether_ca_pem_is_left_keeps_ca_pem_new(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = spiffs_unit("dev-q", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+    real, renamed = unit.dispatch, []
+
+    def dispatch(method: str, p: dict[str, Any]) -> Any:
+        renamed.append(method == "FS.Rename" or bool(renamed and renamed[-1]))
+        if renamed[-1] and method == "FS.Get":
+            return real(method, {**p, "offset": -1})  # refused: "illegal offset"
+        return real(method, p)
+
+    monkeypatch.setattr(unit, "dispatch", dispatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 3, out
+    assert unit.files()["/ca.pem.new"] == ca_bytes() and "/ca.pem" not in unit.files()
+    assert unit.count("FS.Put", filename="ca.pem") == 0  # nothing written blind
+    r = row(tmp_path, "dev-q")
+    assert r.state == "failed"
+    assert "its ca.pem may be gone: FS.Rename ca.pem.new -> ca.pem removed it" in r.last_error
+    assert "asking for it then failed: FS.Get failed (400): illegal offset" in r.last_error
+    assert "kept on the unit" in r.last_error and "removed again" not in r.last_error
