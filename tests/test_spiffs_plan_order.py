@@ -37,8 +37,9 @@ def mounting_every_trial(
     target: str,
     allowed: tuple[bytes | None, ...],
     others: dict[str, bytes],
-) -> list[SpiffsStep]:
-    """The ordering as it was before BrokenFiles (spiffs_safe._greedy at 95a4129)."""
+) -> tuple[list[SpiffsStep], int]:
+    """The ordering as it was before BrokenFiles (spiffs_safe._greedy at 95a4129), with
+    the picks no trial held for counted as _greedy counts them."""
     bs = prof.block_size  # type: ignore[attr-defined]
     expected = Expected(
         path=target,
@@ -49,18 +50,21 @@ def mounting_every_trial(
     todo = list(todo)
     cur = bytearray(state)
     out: list[SpiffsStep] = []
+    not_held = 0
     while todo:
-        pick = 0
+        pick = None
         for i, step in enumerate(todo):
             trial = bytearray(cur)
             trial[step.block * bs : (step.block + 1) * bs] = step.content
             if not mount_problems(lambda t=bytes(trial): SpiffsImage.open(t, prof), expected):  # type: ignore[arg-type]
                 pick = i
                 break
-        step = todo.pop(pick)
+        step = todo.pop(pick or 0)
+        was = bytes(cur[step.block * bs : (step.block + 1) * bs])
+        not_held += pick is None and bool(todo) and was != step.content
         cur[step.block * bs : (step.block + 1) * bs] = step.content
         out.append(step)
-    return out
+    return out, not_held
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}to{c[2]}-{c[3]}files")
@@ -166,3 +170,35 @@ def test_a_broken_file_whose_header_the_trial_rewrites_is_no_proof() -> None:
     broken = BrokenFiles(bytes(cur), geo)
     assert broken.suspects == {rec.hdr_pix}
     assert not broken.still_broken(head, content)
+
+
+@pytest.mark.parametrize("case", [CASES[1]], ids=["arduino-8to18"])
+def test_the_order_says_how_many_cut_points_do_not_mount(
+    case: tuple[str, int, int, int, int, int],
+) -> None:
+    """The plan said 'every other file intact throughout' where, on a nearly full
+    partition, a cut after all but its last sector left a partition that did not mount
+    (garbage collection's moved pages live twice): it now says how many do not."""
+    profile, before, after, files, every, filler = case
+    old, new = ca(before), ca(after)
+    data = nearly_full(profile, old, files, every, filler)
+    plan = plan_spiffs_replace(data, profile, "/ca.pem", new)
+    was = SpiffsImage.open(data, profile)
+    expected = Expected(
+        path="/ca.pem",
+        allowed=[old, None, new],
+        others=[f for f in was.files() if f.path != "/ca.pem"],
+        contents=was.read,
+    )
+    bs = 4096
+    state = bytearray(data)
+    not_mounting = 0
+    for step in plan.steps[:-1]:  # a cut after the last write leaves the planned image
+        state[step.block * bs : (step.block + 1) * bs] = step.content
+        not_mounting += bool(
+            mount_problems(lambda t=bytes(state): SpiffsImage.open(t, profile), expected)
+        )
+    assert not_mounting > 0  # the case this test is about
+    assert "intact throughout" not in plan.order
+    assert f"after {not_mounting} of its {len(plan.steps)} sector writes a cut" in plan.order
+    assert "may not mount" in plan.order and "restore" in plan.order

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ..blocks import FlashCache, Overlay, is_erased
 from ..errors import ImageError
+from ..text import plural
 from .base import FileInfo, normalize_path
 from .inplace import NOTHING_TO_WRITE, FileReplacement, PartitionEdit
 from .spiffs import SpiffsImage, get_spiffs_profile
@@ -208,16 +209,30 @@ def _drop_then_write(
         todo = [*fills, removal, *rest]
     others = {p: d for p, d in before.items() if p != target}
     allowed = (before.get(target), None, content)
-    steps = _merge(_greedy(data, todo, prof, target, allowed, others), bs, data)
-    return SpiffsReplace(
-        image,
-        tuple(steps),
-        power_safe=False,
-        order=(
-            "room only after garbage collection: the old file is removed first, then the "
-            "new one written as the unit would, every other file intact throughout; a cut "
-            "between the two leaves no CA file until the rerun finishes from the journal"
-        ),
+    ordered, broken = _greedy(data, todo, prof, target, allowed, others)
+    steps = _merge(ordered, bs, data)
+    return SpiffsReplace(image, tuple(steps), power_safe=False, order=_gc_order(broken, len(steps)))
+
+
+def _gc_order(broken: int, total: int) -> str:
+    """The garbage-collected plan's order, saying how many cut points do not mount: on a
+    nearly full partition the blocks garbage collection moves pages between cannot all be
+    ordered (written first, a page is live twice; last, it is lost), and the plan must
+    not claim what it does not keep."""
+    head = (
+        "room only after garbage collection: the old file is removed first, then the new "
+        "one written as the unit would"
+    )
+    if not broken:
+        return (
+            f"{head}, every other file intact throughout; a cut between the two leaves no "
+            "CA file until the rerun finishes from the journal"
+        )
+    return (
+        f"{head}; after {broken} of its {plural(total, 'sector write')} a cut leaves a "
+        "partition that may not mount (pages garbage collection moves are live twice, or "
+        "not yet written where it moves them): keep the unit in its bootloader until the "
+        "rerun finishes it from the journal, or restore puts the old CA file back"
     )
 
 
@@ -228,11 +243,13 @@ def _greedy(
     target: str,
     allowed: tuple[bytes | None, ...],
     others: dict[str, bytes],
-) -> list[SpiffsStep]:
+) -> tuple[list[SpiffsStep], int]:
     """Each time, the first remaining step whose write keeps the partition mounting with
-    every other file intact and the target one of ``allowed``. A trial that leaves a file
-    of the state so far broken is refused without mounting it (:mod:`.spiffs_trials`:
-    the same picks, without the quadratic cost of mounting every trial)."""
+    every other file intact and the target one of ``allowed``; where none does, the
+    first remaining one, counted (the second value: writes after which a cut leaves a
+    partition that does not hold). A trial that leaves a file of the state so far broken
+    is refused without mounting it (:mod:`.spiffs_trials`: the same picks, without the
+    quadratic cost of mounting every trial)."""
     bs = prof.block_size
     geo = Geometry.of(prof, len(state))
     expected = _expected(target, allowed, others)
@@ -240,8 +257,9 @@ def _greedy(
     cur = bytearray(state)
     out: list[SpiffsStep] = []
     broken = BrokenFiles(state, geo)
+    not_held = 0
     while todo:
-        pick = 0
+        pick = None
         for i, step in enumerate(todo):
             if broken.still_broken(step.block, step.content):
                 continue
@@ -250,11 +268,14 @@ def _greedy(
             if _holds(bytes(trial), prof, expected):
                 pick = i
                 break
-        step = todo.pop(pick)
+        step = todo.pop(pick or 0)
+        # the last write leaves the planned image, which holds (no cut point after it)
+        if pick is None and todo and _block(bytes(cur), step.block, bs) != step.content:
+            not_held += 1
         cur[step.block * bs : (step.block + 1) * bs] = step.content
         broken.advance(step.block, step.content)
         out.append(step)
-    return out
+    return out, not_held
 
 
 def _merge(steps: list[SpiffsStep], bs: int, data: bytes) -> list[SpiffsStep]:
