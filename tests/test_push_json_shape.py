@@ -33,7 +33,7 @@ def four_units(monkeypatch: pytest.MonkeyPatch) -> Iterator[MdashStandIn]:
         mdash_unit("dev1"),
         mdash_unit("dev2", silent=True),
         mdash_unit("dev3", corrupt_writes=100),
-        mdash_unit("dev4", fw_version="1.2.16-Arduino"),
+        mdash_unit("dev4", fw_version="1.2.16-a-10819-ESP32_DEV"),
     ]
     units[2].image.write(
         "/ca.pem", (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()

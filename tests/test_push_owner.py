@@ -356,7 +356,7 @@ def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path)
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(old), "--json"])
     assert r.exit_code == 3, r.output  # read whole; dev9 is offline: not finished
     assert json.loads(r.output)["units"][0]["address"] is None
-    s = stand_in([mdash_unit("dev1", fw_version="1.2.16-Arduino")])
+    s = stand_in([mdash_unit("dev1", fw_version="1.2.16-a-10819-ESP32_DEV")])
     code, _ = push(tmp_path, "--mdash", s.url)
     assert code == 0  # the 1.2.16 unit does not read the file: nothing to do
     led = rows(tmp_path)
@@ -411,8 +411,8 @@ def test_units_whose_firmware_ignores_the_file_are_told_apart(
     """mDash 1.2.16 verifies mdash.net with its built-in ISRG Root X1 and never opens
     /spiffs/ca.pem: such a unit is "unused", not written, not counted protected."""
     old, new = (
-        mdash_unit("old", fw_version="1.2.13-Arduino"),
-        mdash_unit("new", fw_version="1.2.16-Arduino"),
+        mdash_unit("old", fw_version="1.2.13-a-10819-ESP32_DEV"),
+        mdash_unit("new", fw_version="1.2.16-a-10819-ESP32_DEV"),
     )
     s = stand_in([old, new])
     code, out = push(tmp_path, "--mdash", s.url, "--dry-run", "--json")
@@ -437,7 +437,7 @@ def test_a_fleet_with_unused_units_can_finish(stand_in: Any, tmp_path: Path) -> 
     """A state no push can change must not fail every run: a mixed fleet whose other
     units are done exits 0 (dry run, plain run, --watch, the same again), while every
     output still lists the unused unit and why; status, --json and CSV agree."""
-    a, b = mdash_unit("dev-a"), mdash_unit("dev-b", fw_version="1.2.16-Arduino")
+    a, b = mdash_unit("dev-a"), mdash_unit("dev-b", fw_version="1.2.16-a-10819-ESP32_DEV")
     s = stand_in([a, b])
     code, out = push(tmp_path, "--mdash", s.url, "--dry-run")
     assert code == 0, out
@@ -456,7 +456,7 @@ def test_a_fleet_with_unused_units_can_finish(stand_in: Any, tmp_path: Path) -> 
         code, out = push(tmp_path, "--mdash", s.url, *extra)
         assert code == 0, out
         assert "1 of 2 units done" in out and "1 unused: no push changes it" in out
-        assert "dev-b  1.2.16-Arduino  mDash 1.2.16 does not read /spiffs/ca.pem" in out
+        assert "dev-b  1.2.16-a-10819-ESP32_DEV  mDash 1.2.16 does not read /spiffs/ca.pem" in out
     code, out = push(tmp_path, "--mdash", s.url, "--json")
     doc = json.loads(out[out.index("{") :])
     assert (
@@ -469,7 +469,8 @@ def test_a_fleet_with_unused_units_can_finish(stand_in: Any, tmp_path: Path) -> 
     ledger = str(tmp_path / "c.db")
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger])
     assert r.exit_code == 0 and "Not yet updated" not in r.output, r.output
-    assert "unused       1" in r.output and "dev-b  1.2.16-Arduino  mDash 1.2.16" in r.output
+    assert "unused       1" in r.output
+    assert "dev-b  1.2.16-a-10819-ESP32_DEV  mDash 1.2.16" in r.output
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
     doc = json.loads(r.output)
     assert r.exit_code == 0 and doc["counts"]["unused"] == 1 and doc["counts"]["verified"] == 1

@@ -219,7 +219,7 @@ def test_room_that_cannot_be_told_is_not_promised() -> None:
     room decides it (in place), is neither promised nor refused."""
     push_file = PushFile(gated(ca_bytes(), "mongoose-os-esp32"))
     need = len(push_file.data)
-    assert UnitInfo.from_result({"fw_version": "1.2.14-Arduino"}).fs_free is None
+    assert UnitInfo.from_result({"fw_version": "1.2.14-a-10819-ESP32_DEV"}).fs_free is None
     fits, words = room_for(push_file, b"old", None, in_place=False)
     assert fits is None and words.startswith("unknown: the unit does not report")
     fits, words = room_for(push_file, b"x" * need, need - 100, in_place=True)

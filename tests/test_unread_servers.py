@@ -42,7 +42,7 @@ def test_push_offline_does_not_judge_a_server_the_firmware_checks_without_the_fi
     not refused as unjudged (--target mdash.net was, wanting --allow unjudged)."""
     board = mdash_1_2_16_board(in_tmp)
     write_ca(in_tmp)
-    s = stand_in([mdash_unit("dev1", fw_version="1.2.16-Arduino")])
+    s = stand_in([mdash_unit("dev1", fw_version="1.2.16-a-10819-ESP32_DEV")])
     assert s.url.startswith("http://")  # no https:// mDash host: only the option names one
     # No chains/mdash.net.pem and no network: judged, mdash.net would be captured live.
     code, out = invoke("push", "--mdash", s.url, option, "mdash.net", "--board", str(board),

@@ -5,6 +5,7 @@ records the 1.2.16 unit "unused", its file untouched: writing it protects nothin
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
+from support.fleet import mdash_unit
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.commands import virtual_unit
+from esp_cabundle.commands._virtual_mdash import _fw_version
 from esp_cabundle.commands._virtual_rpc import RpcOptions
 from esp_cabundle.push.ledger import Ledger
 from tests.test_virtual_unit_mdash import push
@@ -39,17 +43,17 @@ def test_a_mixed_fleet_pushes_the_file_readers_and_leaves_the_1_2_16_unit(
     code, dry = push(tmp_path, unit.line, "--dry-run")
     assert code == 0, dry
     rows = {ln.split()[0]: ln.split() for ln in dry.splitlines() if ln.startswith("m-")}
-    assert rows["m-1"][1:3] == rows["m-2"][1:3] == ["would-write", "1.2.13-Arduino"], dry
-    assert rows["m-3"][1:3] == ["unused", "1.2.16-Arduino"], dry
+    assert rows["m-1"][1:3] == rows["m-2"][1:3] == ["would-write", "1.2.13-a-10819-ESP32_DEV"], dry
+    assert rows["m-3"][1:3] == ["unused", "1.2.16-a-10819-ESP32_DEV"], dry
     assert "mDash 1.2.16 does not read /spiffs/ca.pem" in dry
     code, pushed = push(tmp_path, unit.line)
     assert code == 0 and "2 of 3 units done (1 unused, 2 verified)" in pushed, pushed
     with Ledger(tmp_path / "c.db") as led:
         states = {r.id: (r.state, r.fw_version) for r in led.rows()}
     assert states == {
-        "m-1": ("verified", "1.2.13-Arduino"),
-        "m-2": ("verified", "1.2.13-Arduino"),
-        "m-3": ("unused", "1.2.16-Arduino"),
+        "m-1": ("verified", "1.2.13-a-10819-ESP32_DEV"),
+        "m-2": ("verified", "1.2.13-a-10819-ESP32_DEV"),
+        "m-3": ("unused", "1.2.16-a-10819-ESP32_DEV"),
     }
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(tmp_path / "c.db")])
     assert r.exit_code == 0, r.output
@@ -76,7 +80,7 @@ def test_a_1_2_16_fleet_starts_and_names_the_board_push_takes(
     assert "the firmware of n-1 never reads it: its CA is compiled in" in said, said
     assert said.rstrip().endswith("--board mdash-arduino --bundle ca.pem"), said
     code, dry = push(tmp_path, unit.line, "--dry-run")
-    assert code == 0 and "n-1   unused  1.2.16-Arduino" in dry, dry
+    assert code == 0 and "n-1   unused  1.2.16-a-10819-ESP32_DEV" in dry, dry
     code, err = unit.stop(signal.SIGTERM)
     assert code == 0 and "stopped n-1: 1 RPC call; /ca.pem unchanged" in err, err
 
@@ -133,14 +137,14 @@ def test_a_bad_unit_board_is_refused_and_nothing_started(
     [
         ("1.2.16-a-10819-ESP32_DEV", True),  # src/mDash.h MDASH_FRAMEWORK, Arduino IDE 1.8.19
         ("1.2.15-idf", True),
-        ("1.2.16-Arduino", True),  # what the virtual unit says
+        ("1.2.16-Arduino", True),  # what the virtual units said before
         ("1.2.13-a-10819-ESP32_DEV", False),
     ],
 )
 def test_push_places_the_release_as_real_units_report_it(fw_version: str, unused: bool) -> None:
     """A real Arduino build reports ``MDASH_VERSION "-" MDASH_FRAMEWORK``, the framework
     ``a-ARDUINO-ARDUINO_BOARD`` (cesanta/mDash src/mDash.h): push reads the release the
-    same from it as from the virtual unit's ``-Arduino``."""
+    same from it, from ``idf`` builds and from the ``-Arduino`` older stand-ins said."""
     from esp_cabundle.boards import load_board
     from esp_cabundle.push.files import UnitInfo
     from esp_cabundle.push.firmware_use import not_read_by, wrong_board
@@ -149,3 +153,29 @@ def test_push_places_the_release_as_real_units_report_it(fw_version: str, unused
     board = load_board("mdash-arduino")
     assert wrong_board(board, info) is None
     assert (not_read_by(board, info) is not None) is unused
+
+
+@pytest.mark.parametrize(
+    ("board", "fw_version"),
+    [
+        ("mdash-arduino@1.2.13", "1.2.13-a-10819-ESP32_DEV"),
+        ("mdash-arduino@1.2.12", "1.2.12-a-10819-ESP32_DEV"),
+        ("mdash@1.2.16", "1.2.16-a-10819-ESP32_DEV"),
+        ("mdash@1.2.15", "1.2.15-a-10819-ESP32_DEV"),
+    ],
+)
+def test_a_virtual_unit_reports_fw_version_as_a_real_arduino_build(
+    board: str, fw_version: str
+) -> None:
+    """``Sys.GetInfo``'s ``fw_version`` is ``MDASH_VERSION "-" MDASH_FRAMEWORK``, the
+    framework ``"a-" STR(ARDUINO) "-" ARDUINO_BOARD`` (cesanta/mDash src/mDash.h), not
+    ``Arduino``: an Arduino IDE 1.8.19 build for the ESP32 Dev Module."""
+    frame = b'{"id":1,"src":"t","method":"Sys.GetInfo","params":{}}'
+    units = {
+        fw_version: mdash_unit("m-1", fw_version=_fw_version(load_board(board))),
+        "1.2.14-a-10819-ESP32_DEV": mdash_unit("m-2"),  # MdashUnit's default
+    }
+    for want, unit in units.items():
+        answer = unit.handle(frame)
+        assert answer is not None
+        assert json.loads(answer)["result"]["fw_version"] == want

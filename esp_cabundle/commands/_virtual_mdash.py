@@ -12,11 +12,11 @@ are still reached the same way (cesanta/mDash 1.2.16, 8bd6647, ``src/mDash.c``:
 ``mount_fs()`` mounts SPIFFS at ``FS_ROOT`` ``/spiffs``, ``mdash.cfg`` is kept there,
 ``FS.Put``/``FS.Get``/``FS.Rename``/``FS.Remove``/``FS.List`` are registered beside
 ``Sys.GetInfo``, whose ``fw_version`` is ``MDASH_VERSION "-" framework`` (``src/mDash.h``
-``MDASH_FRAMEWORK``: ``a-ARDUINO-ARDUINO_BOARD``; here ``Arduino``, as for 1.2.13), and no
-``ca.pem`` is ever opened): such a unit holds the SPIFFS partition of the
-``mdash-arduino`` units it was updated over the air from (an OTA update rewrites the app
-slot only), old ``ca.pem`` and all, and reports ``1.2.16-Arduino``, from which ``push``
-learns the file does not protect it."""
+``MDASH_FRAMEWORK``: ``a-ARDUINO-ARDUINO_BOARD``, as for 1.2.13), and no ``ca.pem`` is
+ever opened): such a unit holds the SPIFFS partition of the ``mdash-arduino`` units it
+was updated over the air from (an OTA update rewrites the app slot only), old ``ca.pem``
+and all, and reports ``1.2.16-a-10819-ESP32_DEV``, from which ``push`` learns the file
+does not protect it."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from ..redact import remember
 from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ..ui import note
-from ..virtual.rpc import MdashUnit
+from ..virtual.rpc import MDASH_ARDUINO_FRAMEWORK, MdashUnit
 from ._usage import example_line, typed_words, url_in_line
 from ._virtual_rpc import (
     DEFAULT_ID,
@@ -158,10 +158,11 @@ def _fs_board(board: Board) -> Board:
 
 
 def _fw_version(board: Board) -> str:
-    """``Sys.GetInfo``'s ``fw_version`` of a unit of ``board``: ``1.2.16-Arduino``."""
+    """``Sys.GetInfo``'s ``fw_version`` of a unit of ``board``, as an Arduino build of
+    that release reports it: ``1.2.16-a-10819-ESP32_DEV``."""
     firmware = board.firmware
     version = board.version or (firmware.default if firmware is not None else None)
-    return f"{version or '1.2.14'}-Arduino"
+    return f"{version or '1.2.14'}-{MDASH_ARDUINO_FRAMEWORK}"
 
 
 def _said(fleet: list[tuple[str, Board]]) -> str:

@@ -9,14 +9,15 @@ unit whose firmware does not read the file is not protected by pushing it.
 Where each firmware says its release:
 
 - mDash (cesanta/mDash ``src/mDash.c`` ``rpc_get_info``): ``fw_version`` is
-  ``MDASH_VERSION "-" framework``, e.g. ``1.2.16-Arduino``;
+  ``MDASH_VERSION "-" MDASH_FRAMEWORK`` (``src/mDash.h``: ``a-ARDUINO-ARDUINO_BOARD`` on
+  Arduino, ``idf`` otherwise), e.g. ``1.2.16-a-10819-ESP32_DEV`` or ``1.2.15-idf``;
 - Mongoose OS (``rpc-common`` ``Sys.GetInfo``): ``fw_version`` is the application's own
   version; ``mg_version`` is the OS's (a release number, or a build stamp such as
   ``202312302350`` for builds from a branch, which names no release).
 
 Which firmware a unit runs shows in the same answer: only Mongoose OS reports
 ``mg_version`` (and ``fs_size``/``fs_free``, ``rpc-common`` ``mgos_rpc.c``); mDash's
-``rpc_get_info`` reports neither, and its ``fw_version`` is ``1.2.14-Arduino``.
+``rpc_get_info`` reports neither, and its ``fw_version`` is ``1.2.14-a-10819-ESP32_DEV``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ __all__ = ["firmware_release", "not_read_by", "reported_firmware", "wrong_board"
 
 # The Sys.GetInfo field naming the firmware release, per firmware data name.
 _VERSION_FIELD = {"mdash": "fw_version", "mongoose-os": "mg_version"}
-# mDash's fw_version: MDASH_VERSION "-" MDASH_FRAMEWORK (src/mDash.c), e.g. 1.2.14-Arduino.
+# mDash's fw_version: MDASH_VERSION "-" MDASH_FRAMEWORK (src/mDash.c, src/mDash.h), e.g.
+# 1.2.14-a-10819-ESP32_DEV, 1.2.15-idf (older stand-ins said 1.2.14-Arduino).
 _MDASH_FW_VERSION = re.compile(r"^(\d{1,4}\.\d{1,4}\.\d{1,4})-[A-Za-z]")
 _LEADING_VERSION = re.compile(r"^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)(?:$|[-+ ])")
 

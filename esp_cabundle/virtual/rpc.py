@@ -64,6 +64,7 @@ from esp_cabundle.limits import loads_json
 __all__ = [
     "CALL_LOG_SIZE",
     "MAX_FRAME_BYTES",
+    "MDASH_ARDUINO_FRAMEWORK",
     "Call",
     "InvalidFrame",
     "MdashUnit",
@@ -85,6 +86,16 @@ _FRAME_KEYS = frozenset(
     ("v", "id", "src", "dst", "tag", "method", "args", "params", "auth", "result", "error")
 )
 _MDASH_RAM_FREE = 150_000  # what Sys.GetInfo reports; a larger FS.Get buffer is "OOM"
+# The framework an Arduino build of the mDash library names after its release in
+# Sys.GetInfo's fw_version. cesanta/mDash src/mDash.c (1.2.16) rpc_get_info formats it
+# "%s-%s" from MDASH_VERSION and the framework mDashInit() was given (libmDash.a of
+# 1.2.12-1.2.15 holds the same format string); src/mDash.h (1.2.12-1.2.16) passes
+# MDASH_FRAMEWORK, "a-" STR(ARDUINO) "-" ARDUINO_BOARD under Arduino, "idf" otherwise.
+# espressif/arduino-esp32 platform.txt compiles with -DARDUINO={runtime.ide.version}
+# -DARDUINO_BOARD="{build.board}": 10819 from Arduino IDE 1.8.19 (mDash 5b1b436, "Make
+# it work with Arduino 1.8.19"), ESP32_DEV for the ESP32 Dev Module (boards.txt
+# esp32.build.board). So a unit reports e.g. "1.2.16-a-10819-ESP32_DEV".
+MDASH_ARDUINO_FRAMEWORK = "a-10819-ESP32_DEV"
 
 
 @dataclass
@@ -468,7 +479,7 @@ class MdashUnit(SimUnit):
     """An mDash library unit (cesanta/mDash src/mDash.c): JSON-RPC ``params`` frames."""
 
     shape = "params"
-    fw_version: str = "1.2.14-Arduino"
+    fw_version: str = f"1.2.14-{MDASH_ARDUINO_FRAMEWORK}"
 
     def methods(self) -> list[str]:
         m = ["RPC.List", "Sys.GetInfo", "Sys.Reboot", "Sys.Set", "FS.List", "FS.Remove"]
