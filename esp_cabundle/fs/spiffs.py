@@ -449,9 +449,17 @@ class SpiffsImage(FileSystemImage):
         room = self._vol.free_pages + self._vol.stats_deleted
         room += -(-existing.size // dl) if existing is not None else 0
         if need > room:
+            # below zero when the other files already reach into SPIFFS's two spare
+            # blocks (spiffsgen fills them): SPIFFS refuses any write then, as we do
+            has = (
+                f"has {room:,} free or reclaimable"
+                if room >= 0
+                else f"has none free: its files already use {-room:,} pages of the two "
+                "blocks SPIFFS keeps in reserve"
+            )
             raise NoRoomError(
                 f"{what}: no room in the SPIFFS image (it needs {need:,} data pages, the image "
-                f"has {room:,} free or reclaimable)",
+                f"{has})",
                 hint="remove files or use a larger partition",
             )
         self._edit(edit, what)

@@ -573,6 +573,10 @@ class VolumeState:
         return self._free_pages()
 
     def _free_pages(self) -> int:
+        """spiffs_gc_check's ``free_pages``: pages left outside two spare blocks' worth,
+        signed. Negative when files reach into the last two blocks, as spiffsgen lets
+        them (SPIFFS reckons the same: -30 on its full-64k vector); the sign decides
+        SPIFFS's 'crammed' victim choice and early stop, so it must not be clamped."""
         g = self.g
         return g.entries_per_block * (g.block_count - 2) - self.stats_allocated - self.stats_deleted
 
