@@ -38,7 +38,11 @@ FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
         ("device: nosuch\n", 1, "unknown device profile 'nosuch'"),
         ("idf_filter: nosuch.csv\n", 1, "idf_filter: no such file"),
         ("outputs:\n  - {format: c, style: nosuch}\n", 2, "style: unknown C style 'nosuch'"),
-        ("outputs:\n  - format: c\n    name: 123\n", 3, "name: '123' is not a valid C"),
+        (
+            "outputs:\n  - format: c\n    name: 123\n",
+            3,
+            "outputs[0].name: expected a C identifier, got int 123",
+        ),
         ("outputs:\n  - {format: idf-bundle, idf_version: nosuch}\n", 2, "cannot read version"),
         ("outputs:\n  - {format: idf-bundle, idf_version: 5.4}\n", 2, "reads 5.4 as a number"),
         ("outputs:\n  - {format: idf-bundle, max_certs: x}\n", 2, "must be a positive number"),
