@@ -29,7 +29,14 @@ from ..limits import loads_json
 from ..redact import MASK, remember_query_values
 from ..spelling import PYTHON, Spelling, set_to
 from .http_conn import Connection, DeadlineSocket, TlsConnection
-from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
+from .rpc import (
+    MAX_ANSWER_BYTES,
+    READ_ONLY_METHODS,
+    FrameShape,
+    next_call_id,
+    parse_answer,
+    request_frame,
+)
 from .transport import Traffic, UnitRef
 from .urls import (
     WrongScheme,
@@ -117,20 +124,34 @@ class HttpPool:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
+        idempotent: bool = False,
     ) -> tuple[int, bytes]:
         """(status, body) of one request; OSError/HTTPException on a link failure,
         TimeoutError when the whole of it (connect, request, answer) took over ``timeout``.
         At most ``max_bytes`` + 1 bytes of the body are read (more: the caller refuses it).
 
-        A keep-alive connection the server closed meanwhile is reopened once.
+        A keep-alive connection the server closed while idle is found closed before the
+        request is sent, and a new one opened. A request that failed once it began to go
+        out on a kept-alive connection is sent again once only when ``idempotent`` (a GET,
+        or an RPC that only reads): the server may have acted on it, then dropped the
+        connection unanswered (RFC 9110 9.2.2), and an ``FS.Put`` with ``append`` would
+        add its chunk twice, an mDash ``FS.Rename`` remove the file just renamed. Any
+        other such failure is raised, the link lost, for the caller to read back.
         """
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         # One deadline for the whole call, the reopened connection's too: a socket's
         # timeout bounds one read, and a peer answering a byte at a time is never silent.
         deadline = time.monotonic() + (timeout or self.timeout)
+        resend = idempotent or method in ("GET", "HEAD")
         for attempt in (1, 2):
             conn = self._conn(deadline)
-            reused = conn.sock is not None
+            sock = conn.sock
+            if isinstance(sock, DeadlineSocket) and sock.dropped():
+                self._drop()  # nothing of this request sent: a new connection is safe
+                conn, sock = self._conn(deadline), None
+            reused = sock is not None
+            if isinstance(sock, DeadlineSocket):
+                sock.sent = 0
             try:
                 target = (self.base_path + path or "/") + self.query
                 conn.request(method, target, body=body, headers=hdrs)
@@ -139,9 +160,16 @@ class HttpPool:
                 if resp.will_close or len(data) > max_bytes:  # the rest is never read
                     self._drop()
                 return resp.status, data
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except (
+                http.client.RemoteDisconnected,
+                BrokenPipeError,
+                ConnectionResetError,
+                ssl.SSLEOFError,  # TLS's word for a connection reset under it
+            ):
                 self._drop()
-                if attempt == 2 or not reused:
+                # not a byte taken: the server cannot have read any of it
+                unsent = isinstance(sock, DeadlineSocket) and sock.sent == 0
+                if attempt == 2 or not reused or not (resend or unsent):
                     raise
             except ValueError:  # http.client refuses a header (its value is not shown)
                 self._drop()
@@ -209,7 +237,9 @@ class _HttpChannel(_LanChannel):
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
         cid, frame = self._frame(method, params)
         try:
-            status, body = self._pool.request("POST", "", body=frame, timeout=timeout)
+            status, body = self._pool.request(
+                "POST", "", body=frame, timeout=timeout, idempotent=method in READ_ONLY_METHODS
+            )
         except (OSError, http.client.HTTPException) as e:
             raise link_error(self.unit_id, method, e, timeout) from None
         self._t.traffic.add(len(frame), len(body))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import select
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -64,8 +65,26 @@ class DeadlineSocket:
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock, self.deadline = sock, deadline
+        self.sent = 0  # bytes the kernel took since the caller last set it
         self._readers = 0
         self._closed = False
+
+    def dropped(self) -> bool:
+        """Whether the peer closed this connection (or sent something unasked) while
+        it sat idle between requests: anything to read then, the end of the stream
+        included, means it is not to be reused (urllib3 ``util/connection.py``
+        ``is_connection_dropped``: ``wait_for_read(sock, timeout=0.0)``)."""
+        pending = getattr(self.sock, "pending", None)  # TLS: bytes decrypted, unread
+        if pending is not None and pending():
+            return True
+        try:
+            if hasattr(select, "poll"):  # select() fails on descriptors past 1023
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return bool(poller.poll(0))
+            return bool(select.select([self.sock], [], [], 0)[0])
+        except (OSError, ValueError):  # closed meanwhile
+            return True
 
     def _arm(self) -> None:
         self.sock.settimeout(_left(self.deadline))
@@ -78,7 +97,9 @@ class DeadlineSocket:
         view = memoryview(data).cast("B")
         while view:
             self._arm()
-            view = view[self.sock.send(view) :]
+            n = self.sock.send(view)  # a failed send took nothing
+            self.sent += n
+            view = view[n:]
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         if mode != "rb":

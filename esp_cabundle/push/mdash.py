@@ -40,7 +40,7 @@ from ..redact import remember, url_secrets
 from ..spelling import PYTHON, Spelling
 from ..text import plural, some
 from .http import HttpPool, json_body, link_error
-from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
+from .rpc import MAX_ANSWER_BYTES, READ_ONLY_METHODS, FrameShape, answer_error, load_answer
 from .transport import LinkLost, Traffic, UnitRef
 from .urls import split_url
 
@@ -100,7 +100,9 @@ class _MdashChannel:
         body = json.dumps(dict(params), separators=(",", ":")).encode()
         path = f"/devices/{quote(self.unit_id, safe='')}/rpc/{quote(method, safe='.')}"
         try:
-            status, data = self._t.request("POST", path, body=body, timeout=timeout)
+            status, data = self._t.request(
+                "POST", path, body=body, timeout=timeout, idempotent=method in READ_ONLY_METHODS
+            )
         except (OSError, http.client.HTTPException) as e:
             if _cloud_gone(e):
                 why = link_error(self.unit_id, method, e, timeout).message
@@ -230,7 +232,9 @@ class MdashTransport:
         body: bytes | None = None,
         timeout: float | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
+        idempotent: bool = False,
     ) -> tuple[int, bytes]:
+        """``idempotent``: see :meth:`~esp_cabundle.push.http.HttpPool.request`."""
         status, data = self._pool.request(
             method,
             path,
@@ -238,6 +242,7 @@ class MdashTransport:
             headers={"Authorization": f"Bearer {self._key}"},
             timeout=timeout,
             max_bytes=max_bytes,
+            idempotent=idempotent,
         )
         if status in (401, 403):
             raise AuthError(

@@ -27,6 +27,7 @@ from ..limits import loads_json
 
 __all__ = [
     "MAX_ANSWER_BYTES",
+    "READ_ONLY_METHODS",
     "FrameShape",
     "RpcChannel",
     "is_unknown_method",
@@ -40,6 +41,9 @@ FrameShape = Literal["args", "params"]
 # An answer larger than this is refused before parsing: a unit's frames are a few KiB
 # (rpc.max_frame_size 4096 on Mongoose OS), so 1 MiB bounds memory and time.
 MAX_ANSWER_BYTES = 1 << 20
+# Methods that only read (the handlers the files module cites): sent again after a
+# link lost mid-call, unlike one that writes, which may have been done unanswered.
+READ_ONLY_METHODS = frozenset({"Sys.GetInfo", "FS.Get", "FS.List", "FS.ListExt", "RPC.List"})
 # mDash's "method not found" (JSON-RPC 2.0) and Mongoose OS's "No handler for ...".
 _UNKNOWN_METHOD_CODES = (-32601, 404)
 
