@@ -330,3 +330,38 @@ def test_spiffs_with_no_usable_room_does_not_call_its_free_bytes_room(
     assert int(m.group(1).replace(",", "")) > 0
     assert "--max-bytes" not in said and "at most" not in said
     assert not (in_tmp / "new.bin").exists()
+
+
+@pytest.mark.timeout(60)
+def test_spiffs_filled_into_its_spare_blocks_says_no_bytes_free(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """spiffsgen fills the two blocks SPIFFS keeps spare, so SPIFFS_info's used exceeds
+    its total: the hint said "-7,279 bytes free". It says none are free, and by how much
+    the files reach into the reserve."""
+    from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
+
+    flash = bytearray(dumps.arduino_dump())
+    off, size = 0x290000, 0x160000
+    was = SpiffsImage.open(bytes(flash[off : off + size]), "esp-idf")
+    files = [(f.path, was.read(f.path)) for f in was.files()]
+    # the largest filler spiffsgen takes beside the dump's files (one byte more: refused)
+    image = build_spiffs_image(
+        [*files, ("/fill.bin", bytes(1_277_088))], size=size, profile="esp-idf"
+    )
+    total, free = SpiffsImage.open(image, "esp-idf").device_space()
+    assert free == -7_279, (total, free)  # as meant: 29 pages into the reserve
+    flash[off : off + size] = image
+    (in_tmp / "dump.bin").write_bytes(flash)
+    (in_tmp / "big.pem").write_bytes(_big_pem())
+    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
+    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert (
+        "partition 'spiffs' has no room for a CA file (no bytes free: its files reach 7,279 "
+        "bytes into the two blocks SPIFFS keeps in reserve; the old /ca.pem's 3,929 bytes"
+    ) in said, said
+    assert "-7,279" not in said
+    assert not (in_tmp / "new.bin").exists()

@@ -291,7 +291,9 @@ def _no_room_hint(
     as a contradiction. "Free space by removing files" named no way to remove one."""
     space = edit.image.device_space()
     old = edit.read(path)
-    # no file outgrows the free space and the old file's together: the search starts there
+    # no file outgrows the free space and the old file's together (SPIFFS_info's used
+    # is allocated pages only: deleted ones, GC's to reclaim, count free): the search
+    # starts there
     bound = len(ca) if space is None else min(len(ca), space[1] + len(old or b"") + 1)
     fit = _largest_fit(edit, path, bound)  # below bound: below the new file's size
     notes = []
@@ -303,11 +305,17 @@ def _no_room_hint(
         )
         kept = space[1] - fit
         share = "all" if fit < 256 else f"about {kept:,}"
-        notes.append(
-            f"{space[1]:,} bytes free, of which {fs} keeps {share} for {use}"
-            if kept > 0
-            else f"{space[1]:,} bytes free"
-        )
+        if space[1] < 0:  # SPIFFS_info's used over total: spiffsgen fills the spare blocks
+            notes.append(
+                f"no bytes free: its files reach {-space[1]:,} bytes into the two blocks "
+                "SPIFFS keeps in reserve"
+            )
+        else:
+            notes.append(
+                f"{space[1]:,} bytes free, of which {fs} keeps {share} for {use}"
+                if kept > 0
+                else f"{space[1]:,} bytes free"
+            )
     if old:
         notes.append(
             f"the old {path}'s {len(old):,} bytes are freed only once the new one is written"
