@@ -5,6 +5,7 @@ check on a SPIFFS unit ("unknown: the unit does not report its free space")."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shlex
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from esp_cabundle.push.campaign_types import PushFile
+from esp_cabundle.push.files import UnitInfo
 from esp_cabundle.push.room import room_for
 from esp_cabundle.virtual.boards import board_fs_image
 from esp_cabundle.virtual.rpc import MongooseUnit
@@ -137,3 +139,35 @@ def test_room_is_promised_where_the_margin_is_clearly_enough() -> None:
     assert fits is None and "SPIFFS keeps part" in words and "not report its size" in words
     fits, words = room_for(spiffs, None, need + 30_000, in_place=False, size=1 << 17)
     assert fits is None and "SPIFFS may keep up to 32,768 bytes for its" in words, words
+
+
+def _full_spiffsgen_unit(uid: str) -> MongooseUnit:
+    """A unit whose SPIFFS spiffsgen filled into the two spare blocks (SPIFFS_info's used
+    7,279 bytes over its total)."""
+    vector = Path(__file__).parent / "data" / "spiffs" / "spiffsgen" / "full-64k"
+    return MongooseUnit(
+        uid, open_image(gzip.decompress((vector / "spiffsgen.bin.gz").read_bytes()))
+    )
+
+
+def test_a_spiffs_past_its_spare_blocks_reports_free_space_wrapped() -> None:
+    """vfs-fs-spiffs's get_space_free returns total - used in u32_t and mgos_rpc.c prints
+    it with %u: below zero, a real unit reports 2**32 less the shortfall. The virtual one
+    reported -7,279, which no Mongoose OS unit sends."""
+    info = _full_spiffsgen_unit("dev-w").dispatch("Sys.GetInfo", {})
+    assert info["fs_size"] == 52_961 and info["fs_free"] == (1 << 32) - 7_279, info
+
+
+def test_free_space_reported_above_the_size_is_not_room(lan: Any, tmp_path: Path) -> None:
+    """Read as a count, the wrapped figure promised room ("fits": 4,294,960,017 bytes
+    free) on a unit with none; a free figure above fs_size cannot be told from, so the
+    dry run says unknown, and why."""
+    info = UnitInfo.from_result({"fs_size": 52_961, "fs_free": (1 << 32) - 7_279})
+    assert info.fs_size == 52_961 and info.fs_free is None
+    url = lan(_full_spiffsgen_unit("dev-w")).http_url
+    (row,) = dry_run(tmp_path, url)["units"]
+    assert row["room"] == (
+        "unknown: the free space the unit reports is not within its file system's 52,961 "
+        "bytes (a SPIFFS full into its spare blocks wraps total - used past zero; writing "
+        "ca.pem.new)"
+    ), row

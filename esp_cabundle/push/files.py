@@ -64,7 +64,7 @@ class UnitInfo:
     # Mongoose OS (rpc-common mgos_rpc.c): mgos_get_fs_size() and mgos_get_free_fs_size()
     # of the root file system, in bytes; mDash's Sys.GetInfo has neither.
     fs_size: int | None = None
-    fs_free: int | None = None
+    fs_free: int | None = None  # None too above fs_size: no count (a wrapped one)
 
     @classmethod
     def from_result(cls, result: Any) -> UnitInfo:
@@ -81,14 +81,17 @@ class UnitInfo:
             return int(v) if 0 <= v < 1 << 53 else None
 
         uptime = r.get("uptime")
+        size, free = count("fs_size"), count("fs_free")
+        if size is not None and free is not None and free > size:
+            free = None  # SPIFFS past its spare blocks: vfs-fs-spiffs's u32 total - used wrapped
         return cls(
             text("fw_version"),
             text("id"),
             text("app"),
             int(uptime) if isinstance(uptime, (int, float)) else None,
             text("mg_version"),
-            count("fs_size"),
-            count("fs_free"),
+            size,
+            free,
         )
 
 

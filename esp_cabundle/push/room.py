@@ -57,6 +57,12 @@ def room_for(
     """
     need = len(push.data)
     what = push.name if in_place else push.temp_name
+    if free is None and size is not None:  # reported above the size: no count (UnitInfo)
+        return None, (
+            f"unknown: the free space the unit reports is not within its file system's "
+            f"{byte_count(size)} (a SPIFFS full into its spare blocks wraps total - used "
+            f"past zero; writing {what})"
+        )
     if free is None:
         return None, f"unknown: the unit does not report its free space (writing {what})"
     words = f"{what} needs {byte_count(need)}, the unit has {byte_count(free)} free"

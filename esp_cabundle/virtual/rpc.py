@@ -379,9 +379,11 @@ class SimUnit:
         ``mgos_get_fs_size()``, ``mgos_get_free_fs_size()``, the root file system's
         space). LittleFS: free counted in whole blocks (``lfs_fs_size``). SPIFFS:
         ``vfs-fs-spiffs`` ``src/mgos_vfs_fs_spiffs.c`` answers with ``SPIFFS_info``'s
-        ``total`` (``get_space_total``) and ``total - used`` (``get_space_free``)."""
+        ``total`` (``get_space_total``) and ``total - used`` (``get_space_free``), in
+        ``u32_t``: below zero (files in the spare blocks, as spiffsgen leaves them) it
+        wraps, and ``%u`` prints it so (2**32 - 7,279 on spiffsgen's full 64 KiB)."""
         space = self.image.device_space()
-        return {} if space is None else {"fs_size": space[0], "fs_free": space[1]}
+        return {} if space is None else {"fs_size": space[0], "fs_free": space[1] % (1 << 32)}
 
     def _uptime(self) -> int:
         return int(time.monotonic() - self._booted)
