@@ -144,7 +144,7 @@ def test_nothing_written_keeps_ca_pem_new_and_says_ca_pem_is_gone(
         assert "its ca.pem is gone: FS.Rename ca.pem.new -> ca.pem removed it, then " in said
         assert "The new CA is only in ca.pem.new, kept on the unit" in said
         assert "must not restart before this is fixed" in said
-        assert "push again to it with --in-place, or fix it on the bench" in said
+        assert "push again to it (the rerun renames ca.pem.new onto ca.pem" in said
         assert "removed again" not in said
     # as the hint says: written in place, the unit is whole again
     unit.hook = None
@@ -229,3 +229,48 @@ def test_a_unit_that_cannot_say_whether_ca_pem_is_left_keeps_ca_pem_new(
     assert "its ca.pem may be gone: FS.Rename ca.pem.new -> ca.pem removed it" in r.last_error
     assert "asking for it then failed: FS.Get failed (400): illegal offset" in r.last_error
     assert "kept on the unit" in r.last_error and "removed again" not in r.last_error
+
+
+def test_the_rerun_renames_the_kept_ca_pem_new_though_the_unit_has_no_room(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit left with ca.pem.new alone (its log still filling the rest): the rerun,
+    as --watch runs it, renames that copy, which needs no room. It refused the unit
+    "out of space ... not written" (ca.pem.new needs 6,054 bytes, counted as if it were
+    not there), replacing the error that said the unit must not restart; and a rerun
+    that did write it again truncated the unit's only copy first."""
+    unit = spiffs_unit("dev-w", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+    hog_after_rename(unit)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 3 and "its ca.pem is gone" in row(tmp_path, "dev-w").last_error, out
+    unit.hook = None
+    monkeypatch.undo()  # SPIFFS_rename finds its free page now (GC ran meanwhile)
+    puts = unit.count("FS.Put", filename="ca.pem.new")
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url, "--json")
+    assert code == 0, out
+    files = unit.files()
+    assert files["/ca.pem"] == ca_bytes() and "/ca.pem.new" not in files
+    assert unit.count("FS.Put", filename="ca.pem.new") == puts  # renamed, not rewritten
+    r = row(tmp_path, "dev-w")
+    assert r.state == "verified" and not r.last_error, r
+    assert r.note == "ca.pem.new, left on the unit by an earlier run, renamed onto ca.pem"
+    (doc,) = json.loads(out)["units"]
+    assert doc["note"] == r.note, doc
+
+
+def test_an_in_place_rerun_renames_the_kept_ca_pem_new_too(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--in-place would write ca.pem beside the kept copy, with no room for it."""
+    unit = spiffs_unit("dev-i", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+    hog_after_rename(unit)
+    assert push(tmp_path, "--rpc", lan(unit).http_url)[0] == 3
+    unit.hook = None
+    monkeypatch.undo()
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url, "--in-place")
+    assert code == 0, out
+    files = unit.files()
+    assert files["/ca.pem"] == ca_bytes() and "/ca.pem.new" not in files
+    assert row(tmp_path, "dev-i").state == "verified"

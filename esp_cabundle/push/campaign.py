@@ -346,11 +346,12 @@ class _Run:
                 clear_note=True,
             )  # fmt: skip
         else:
+            staged = self.writer.staged_copy(files, row.state, current)
             fits, room = room_for(
                 push, current, info.fs_free, in_place=self.options.in_place, size=info.fs_size
             )
             old_sha = sha256_hex(current) if current is not None else "none"
-            if fits is False:  # it would fail: the unit is left as it is
+            if fits is False and not staged:  # it would fail: the unit is left as it is
                 # the file it keeps, read: status tells when that unit goes dark
                 self.ledger.record(uid, old_sha256=old_sha)
                 raise UnitRpcError(
@@ -363,7 +364,7 @@ class _Run:
             )  # fmt: skip
             self.emit(uid, "writing", byte_count(len(push.data)))  # the bar: "writing 13,470 bytes"
             try:
-                how = self.writer.write_verified(files, current)
+                how = self.writer.write_verified(files, current, staged=staged)
             except UnitRpcError as e:
                 raise self.writer.after_failed_write(files, e, current, info.fs_free) from None
             state = "verified"

@@ -62,21 +62,31 @@ class UnitWriter:
     stop: threading.Event
     emit: Callable[..., None]
 
-    def write_verified(self, files: UnitFiles, old: bytes | None = None) -> str | None:
+    def write_verified(
+        self, files: UnitFiles, old: bytes | None = None, *, staged: bool = False
+    ) -> str | None:
         """Stage, read back, rename (then check the renamed file's size and tail); a
         unit that turns out to have no ``FS.Rename`` (or ``in_place``) is written in
         place and read back whole. Every firmware examined has ``FS.Rename``, so it is
         tried first. ``old``: the unit's CA file before (what :meth:`target_lost` may
-        write back). Returns a note on how the file was written when it is not the usual
-        way, else None."""
+        write back); ``staged``: ``<ca>.new`` already holds the file, read back
+        (:meth:`staged_copy`), so it is renamed first, not written again. Returns a note
+        on how the file was written when it is not the usual way, else None."""
         push = self.push
-        use_rename = not self.options.in_place
+        use_rename = staged or not self.options.in_place
+        reused = (
+            f"{push.temp_name}, left on the unit by an earlier run, renamed onto {push.name}"
+            if staged
+            else None
+        )
         tries = 0
         while True:
             tries += 1
             if use_rename:
-                files.put(push.temp_name, push.data)
-                if files.get(push.temp_name) == push.data:
+                if not staged:
+                    files.put(push.temp_name, push.data)
+                if staged or files.get(push.temp_name) == push.data:
+                    staged = False  # a second try writes it again
                     self.ledger.renew(files.unit_id)
                     try:
                         files.rename(push.temp_name, push.name)
@@ -88,7 +98,8 @@ class UnitWriter:
                         tries -= 1
                         continue
                     if files.ends_with(push.name, push.data):
-                        return None
+                        return reused
+                    reused = None
             else:
                 files.put(push.name, push.data)
                 if files.get(push.name) == push.data:
@@ -101,6 +112,21 @@ class UnitWriter:
                 )
             log.info("unit %s: read-back mismatch; writing again", files.unit_id)
             self.ledger.renew(files.unit_id)
+
+    def staged_copy(self, files: UnitFiles, state: str, current: bytes | None) -> bool:
+        """Whether ``<ca>.new`` already holds the file, where a run before may have left
+        it (the row not pending, or the CA path missing or empty): a rename that failed
+        after the firmware removed the CA path keeps it as the unit's only copy of the
+        new CA, and a rerun that wrote it again (truncating it first) needed the room the
+        unit lacked, then removed it on failing. Renamed as it is, it needs no room. In
+        place, a unit that holds a CA file is written in place as asked (a refused
+        rename would have its intact file written back)."""
+        if current and (state == "pending" or self.options.in_place):
+            return False
+        try:
+            return files.get(self.push.temp_name) == self.push.data
+        except UnitRpcError:  # unreadable: written again as usual
+            return False
 
     def after_failed_write(
         self, files: UnitFiles, e: UnitRpcError, old: bytes | None, free: int | None
@@ -196,8 +222,9 @@ class UnitWriter:
             f"{push.temp_name}, kept on the unit",
             hint=(
                 f"the unit must not restart before this is fixed (without {push.name} it "
-                "cannot connect to its server): push again to it with "
-                f"{self.options.spelling.in_place}, or fix it on the bench"
+                "cannot connect to its server): push again to it (the rerun renames "
+                f"{push.temp_name} onto {push.name} as it is, needing no room), or fix it "
+                "on the bench"
             ),
         )
 
