@@ -274,3 +274,37 @@ def test_an_in_place_rerun_renames_the_kept_ca_pem_new_too(
     files = unit.files()
     assert files["/ca.pem"] == ca_bytes() and "/ca.pem.new" not in files
     assert row(tmp_path, "dev-i").state == "verified"
+
+
+def test_a_unit_that_stops_answering_after_the_rename_is_said_to_maybe_lack_ca_pem(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silent from the failed rename on: the row stays "writing" (read as holding its
+    old or its new file whole), so its error says ca.pem may be gone, ca.pem.new is
+    kept, and the next run renames it."""
+    unit = spiffs_unit("dev-s", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+
+    def hook(method: str, params: dict[str, Any], when: str) -> None:
+        if method == "FS.Rename" and when == "after":
+            unit.silent = True
+
+    unit.hook = hook
+    link = lan(unit)
+    code, out = push(tmp_path, "--rpc", link.http_url, "--timeout", "1")
+    assert code == 3, out
+    files = unit.files()
+    assert files["/ca.pem.new"] == ca_bytes() and "/ca.pem" not in files
+    r = row(tmp_path, "dev-s")
+    assert r.state == "writing", r
+    assert (
+        "after FS.Rename ca.pem.new -> ca.pem failed (FS.Rename failed (500): rename "
+        "failed), which may have removed ca.pem: the new CA is in ca.pem.new, kept on the "
+        "unit; it must not restart before the next run renames ca.pem.new onto ca.pem"
+    ) in r.last_error, r
+    unit.silent, unit.hook = False, None
+    monkeypatch.undo()
+    code, out = push(tmp_path, "--rpc", link.http_url)
+    assert code == 0, out
+    assert unit.files()["/ca.pem"] == ca_bytes()
+    assert row(tmp_path, "dev-s").state == "verified"

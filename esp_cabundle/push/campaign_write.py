@@ -169,7 +169,25 @@ class UnitWriter:
         it first, ``<ca>.new`` must not be removed: write the CA path directly, read it
         back, then remove the staged copy (returns the note saying so); failing that,
         write the old file back and raise; failing both, raise :class:`TargetLost`,
-        which keeps ``<ca>.new``."""
+        which keeps ``<ca>.new``. A unit that stops answering meanwhile keeps it too (no
+        tidying follows), and its error says the CA path may be gone."""
+        try:
+            return self._target_lost(files, e, old)
+        except LinkLost:
+            raise  # the broker, not the unit: the pass stops, and the rerun renames
+        except UnitUnreachable as gone:
+            # The row stays "writing", read as "holds its old or its new file whole":
+            # here it may hold neither at the CA path, so say so where status shows it.
+            push = self.push
+            said = e.message.removeprefix(f"unit {files.unit_id}: ")
+            raise UnitUnreachable(
+                f"{gone.message}, after FS.Rename {push.temp_name} -> {push.name} failed "
+                f"({said}), which may have removed {push.name}: the new CA is in "
+                f"{push.temp_name}, kept on the unit; it must not restart before the next "
+                f"run renames {push.temp_name} onto {push.name}"
+            ) from None
+
+    def _target_lost(self, files: UnitFiles, e: UnitRpcError, old: bytes | None) -> str:
         push, uid = self.push, files.unit_id
         said = e.message.removeprefix(f"unit {uid}: ")
         try:
