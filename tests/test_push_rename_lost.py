@@ -308,3 +308,31 @@ def test_a_unit_that_stops_answering_after_the_rename_is_said_to_maybe_lack_ca_p
     assert code == 0, out
     assert unit.files()["/ca.pem"] == ca_bytes()
     assert row(tmp_path, "dev-s").state == "verified"
+
+
+def test_an_empty_ca_pem_is_not_written_back_in_place_of_the_kept_copy(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit left by an earlier run with an empty ca.pem (the refused direct write
+    created it) and ca.pem.new: its rename refused again and the new ca.pem refused,
+    the empty file was "the old ca.pem written back" and ca.pem.new removed, leaving no
+    CA at all while the error read as if the unit kept its old one."""
+    unit = spiffs_unit("dev-e", filler_pages=100)
+    unit.image.write("/ca.pem", b"")
+    unit.image.write("/ca.pem.new", ca_bytes())
+    refuse_renames(unit, monkeypatch)
+    real = unit.dispatch
+
+    def dispatch(method: str, p: dict[str, Any]) -> Any:
+        if method == "FS.Put" and p.get("filename") == "ca.pem" and p.get("data"):
+            return real(method, {**p, "data": "!"})  # refused: "bad base64"
+        return real(method, p)
+
+    monkeypatch.setattr(unit, "dispatch", dispatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 3, out
+    assert unit.files()["/ca.pem.new"] == ca_bytes()
+    assert unit.count("FS.Remove", filename="ca.pem.new") == 0
+    r = row(tmp_path, "dev-e")
+    assert r.state == "failed", r
+    assert "its ca.pem is gone" in r.last_error and "written back" not in r.last_error

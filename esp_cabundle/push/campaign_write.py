@@ -208,7 +208,7 @@ class UnitWriter:
                 f"FS.Rename {push.temp_name} -> {push.name} failed after removing "
                 f"{push.name} ({said}); {push.name} written directly and read back"
             )
-        if old is not None and self.put_verified(files, old) is None:
+        if old and self.put_verified(files, old) is None:  # an empty file is no CA
             raise UnitRpcError(
                 f"unit {uid}: FS.Rename {push.temp_name} -> {push.name} failed after "
                 f"removing {push.name} ({said}), and writing the new {push.name} failed "
