@@ -336,3 +336,26 @@ def test_an_empty_ca_pem_is_not_written_back_in_place_of_the_kept_copy(
     r = row(tmp_path, "dev-e")
     assert r.state == "failed", r
     assert "its ca.pem is gone" in r.last_error and "written back" not in r.last_error
+
+
+def test_the_dry_run_says_the_kept_ca_pem_new_is_renamed_not_that_it_would_fail(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dry run counted room for ca.pem.new beside the kept copy: "would fail: no
+    room", exit 3, for a unit the push then finishes."""
+    unit = spiffs_unit("dev-d", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+    hog_after_rename(unit)
+    link = lan(unit)
+    assert push(tmp_path, "--rpc", link.http_url)[0] == 3
+    unit.hook = None
+    monkeypatch.undo()
+    code, out = push(tmp_path, "--rpc", link.http_url, "--dry-run", "--json")
+    assert code == 0, out
+    (doc,) = json.loads(out[out.index("{") :])["units"]
+    assert doc["state"] == "would-write", doc
+    assert doc["room"] == (
+        "fits (ca.pem.new, left by an earlier run, holds this file: renamed onto ca.pem "
+        "as it is, needing no room)"
+    )
+    assert push(tmp_path, "--rpc", link.http_url)[0] == 0

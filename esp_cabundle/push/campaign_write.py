@@ -123,10 +123,7 @@ class UnitWriter:
         rename would have its intact file written back)."""
         if current and (state == "pending" or self.options.in_place):
             return False
-        try:
-            return files.get(self.push.temp_name) == self.push.data
-        except UnitRpcError:  # unreadable: written again as usual
-            return False
+        return files.holds(self.push.temp_name, self.push.data)  # unreadable: written
 
     def after_failed_write(
         self, files: UnitFiles, e: UnitRpcError, old: bytes | None, free: int | None

@@ -207,6 +207,13 @@ class UnitFiles:
         except (binascii.Error, ValueError):
             raise UnitRpcError(f"unit {self.unit_id}: FS.Get {name}: data is not base64") from None
 
+    def holds(self, name: str, data: bytes) -> bool:
+        """Whether ``name`` is ``data`` whole (False when absent or unreadable)."""
+        try:
+            return self.get(name) == data
+        except UnitRpcError:
+            return False
+
     def ends_with(self, name: str, data: bytes) -> bool:
         """Whether ``name`` is exactly ``len(data)`` long and ends with ``data``'s last
         bytes: one small ``FS.Get`` (after a rename of a file already read back whole)."""

@@ -157,6 +157,8 @@ def survey(
             if unused is not None:
                 return SurveyRow(ref.id, via, "unused", info.fw_version, note=unused)
             current = files.get(push.name)
+            # no CA file, but the copy a failed rename kept: the push renames it
+            staged = not current and files.holds(push.temp_name, push.data)
         except UnitUnreachable as e:
             return SurveyRow(ref.id, via, "offline", error=e.message)
         except EspCabundleError as e:
@@ -179,6 +181,14 @@ def survey(
         fits, room = room_for(
             push, current, info.fs_free, in_place=options.in_place, size=info.fs_size
         )
+        if staged:
+            fits, room = (
+                True,
+                (
+                    f"fits ({push.temp_name}, left by an earlier run, holds this file: renamed "
+                    f"onto {push.name} as it is, needing no room)"
+                ),
+            )
         if fits is False:
             return SurveyRow(
                 ref.id, via, "failed", info.fw_version, old, error=f"would fail: {room}",
