@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,12 @@ from support.fleet_links import started
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import ImageError
+from esp_cabundle.errors import DeviceError, ImageError
 from esp_cabundle.fs import open_image
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.boards import board_fs_image
 from esp_cabundle.virtual.rpc import MongooseUnit, SimUnit
-from esp_cabundle.virtual.rpc_links import LanUnitServer
+from esp_cabundle.virtual.rpc_links import LanUnitServer, MqttUnitHost
 
 KEY = "k3y-for-rename-lost-tests"
 BOARD = "mongoose-os-esp32-spiffs"
@@ -359,3 +361,58 @@ def test_the_dry_run_says_the_kept_ca_pem_new_is_renamed_not_that_it_would_fail(
         "as it is, needing no room)"
     )
     assert push(tmp_path, "--rpc", link.http_url)[0] == 0
+
+
+def test_a_broker_lost_after_the_refused_rename_leaves_ca_pem_new_for_the_rerun(
+    broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over MQTT, the broker gone as the unit refuses the rename (its ca.pem removed):
+    the pass stops (LinkLost), the row stays "writing", ca.pem.new is kept, and the run
+    after the broker is back renames it."""
+    unit = spiffs_unit("dev-m", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+
+    def hook(method: str, params: dict[str, Any], when: str) -> None:
+        if method == "FS.Rename" and when == "after":
+            broker.proc.terminate()
+            broker.proc.wait(10)
+
+    unit.hook = hook
+    first = MqttUnitHost(broker.port, [unit])
+    try:
+        code, out = push(tmp_path, "--mqtt", broker.url, "--device", "dev-m")
+    finally:
+        first.close()
+    assert code == 3 and "broker" in out, out
+    files = unit.files()
+    assert files["/ca.pem.new"] == ca_bytes() and "/ca.pem" not in files
+    assert row(tmp_path, "dev-m").state == "writing"
+    unit.hook = None
+    monkeypatch.undo()
+    broker.proc = subprocess.Popen(
+        [broker.binary, "-c", str(broker.dir / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    again = started_host(broker.port, unit)
+    try:
+        code, out = push(tmp_path, "--mqtt", broker.url, "--device", "dev-m")
+    finally:
+        again.close()
+    assert code == 0, out
+    files = unit.files()
+    assert files["/ca.pem"] == ca_bytes() and "/ca.pem.new" not in files
+    r = row(tmp_path, "dev-m")
+    assert r.state == "verified" and r.note == (
+        "ca.pem.new, left on the unit by an earlier run, renamed onto ca.pem"
+    )
+
+
+def started_host(port: int, unit: SimUnit) -> MqttUnitHost:
+    """A unit host on the restarted broker, once it listens (it takes a moment)."""
+    for _ in range(100):
+        try:
+            return MqttUnitHost(port, [unit])
+        except DeviceError:
+            time.sleep(0.1)
+    return MqttUnitHost(port, [unit])
