@@ -228,7 +228,10 @@ def test_a_unit_that_cannot_say_whether_ca_pem_is_left_keeps_ca_pem_new(
     assert unit.count("FS.Put", filename="ca.pem") == 0  # nothing written blind
     r = row(tmp_path, "dev-q")
     assert r.state == "failed"
-    assert "its ca.pem may be gone: FS.Rename ca.pem.new -> ca.pem removed it" in r.last_error
+    assert (
+        "its ca.pem may be gone: FS.Rename ca.pem.new -> ca.pem failed (FS.Rename failed "
+        "(500): rename failed), which may have removed it;" in r.last_error
+    )
     assert "asking for it then failed: FS.Get failed (400): illegal offset" in r.last_error
     assert "kept on the unit" in r.last_error and "removed again" not in r.last_error
 
@@ -416,3 +419,20 @@ def started_host(port: int, unit: SimUnit) -> MqttUnitHost:
         except DeviceError:
             time.sleep(0.1)
     return MqttUnitHost(port, [unit])
+
+
+def test_a_unit_that_had_no_ca_pem_is_not_said_to_have_lost_it_to_the_rename(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The note said "failed after removing ca.pem" of a unit that had none (a rerun's
+    unit, whose ca.pem the run before lost, or one never given a CA file)."""
+    unit = spiffs_unit("dev-n", filler_pages=100)
+    unit.image.remove("/ca.pem")
+    refuse_renames(unit, monkeypatch)
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 0, out
+    assert unit.files()["/ca.pem"] == ca_bytes()
+    assert row(tmp_path, "dev-n").note == (
+        "FS.Rename ca.pem.new -> ca.pem failed (FS.Rename failed (500): rename failed); "
+        "ca.pem written directly and read back"
+    )

@@ -192,18 +192,21 @@ class UnitWriter:
         except UnitRpcError as unknown:
             asked = unknown.message.removeprefix(f"unit {uid}: ")
             raise self.lost(
-                files, said, f"asking for it then failed: {asked}", sure=False
+                files, said, f"asking for it then failed: {asked}", had=bool(old), sure=False
             ) from None
         if there:
             raise e
         self.ledger.renew(uid)
-        log.warning("unit %s: FS.Rename removed %s, then failed; writing it", uid, push.name)
+        log.warning("unit %s: FS.Rename failed, leaving no %s; writing it", uid, push.name)
         why = self.put_verified(files, push.data)
         if why is None:
             self.forget_temp(files)
+            # "after removing" only where there was a file to remove (a rerun's unit
+            # may have none left, or an empty one, from the run before)
+            after = f" after removing {push.name}" if old else ""
             return (
-                f"FS.Rename {push.temp_name} -> {push.name} failed after removing "
-                f"{push.name} ({said}); {push.name} written directly and read back"
+                f"FS.Rename {push.temp_name} -> {push.name} failed{after} ({said}); "
+                f"{push.name} written directly and read back"
             )
         if old and self.put_verified(files, old) is None:  # an empty file is no CA
             raise UnitRpcError(
@@ -213,7 +216,7 @@ class UnitWriter:
                 hint=self.room_hint(old, None),
                 code=e.code,
             )
-        raise self.lost(files, said, f"writing it again failed: {why}")
+        raise self.lost(files, said, f"writing it directly failed: {why}", had=bool(old))
 
     def put_verified(self, files: UnitFiles, data: bytes) -> str | None:
         """Write the CA path with ``data`` and read it back: None if it holds it, else
@@ -228,13 +231,21 @@ class UnitWriter:
             return failed.message.removeprefix(f"unit {uid}: ")
         return "it read back different"
 
-    def lost(self, files: UnitFiles, said: str, why: str, *, sure: bool = True) -> TargetLost:
+    def lost(
+        self, files: UnitFiles, said: str, why: str, *, had: bool, sure: bool = True
+    ) -> TargetLost:
+        """``had``: the unit held a CA file before the rename (else none says it
+        removed one); ``sure``: the unit said it has none now."""
         push = self.push
         gone = "is gone" if sure else "may be gone"
+        rename = f"FS.Rename {push.temp_name} -> {push.name}"
+        if had and sure:
+            rename += f" removed it, then failed ({said})"
+        else:
+            rename += f" failed ({said})" + (", which may have removed it" if had else "")
         return TargetLost(
-            f"unit {files.unit_id}: its {push.name} {gone}: FS.Rename {push.temp_name} -> "
-            f"{push.name} removed it, then failed ({said}); {why}. The new CA is only in "
-            f"{push.temp_name}, kept on the unit",
+            f"unit {files.unit_id}: its {push.name} {gone}: {rename}; {why}. The new CA is "
+            f"only in {push.temp_name}, kept on the unit",
             hint=(
                 f"the unit must not restart before this is fixed (without {push.name} it "
                 "cannot connect to its server): push again to it (the rerun renames "
