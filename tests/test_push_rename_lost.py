@@ -240,7 +240,7 @@ def test_the_rerun_renames_the_kept_ca_pem_new_though_the_unit_has_no_room(
     lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The unit left with ca.pem.new alone (its log still filling the rest): the rerun,
-    as --watch runs it, renames that copy, which needs no room. It refused the unit
+    as --watch runs it, renames that copy, writing no second one. It refused the unit
     "out of space ... not written" (ca.pem.new needs 6,054 bytes, counted as if it were
     not there), replacing the error that said the unit must not restart; and a rerun
     that did write it again truncated the unit's only copy first."""
@@ -361,7 +361,7 @@ def test_the_dry_run_says_the_kept_ca_pem_new_is_renamed_not_that_it_would_fail(
     assert doc["state"] == "would-write", doc
     assert doc["room"] == (
         "fits (ca.pem.new, left by an earlier run, holds this file: renamed onto ca.pem "
-        "as it is, needing no room)"
+        "as it is, no second copy written)"
     )
     assert push(tmp_path, "--rpc", link.http_url)[0] == 0
 

@@ -118,7 +118,7 @@ class UnitWriter:
         it (the row not pending, or the CA path missing or empty): a rename that failed
         after the firmware removed the CA path keeps it as the unit's only copy of the
         new CA, and a rerun that wrote it again (truncating it first) needed the room the
-        unit lacked, then removed it on failing. Renamed as it is, it needs no room. In
+        unit lacked, then removed it on failing. Renamed as it is, no second copy needs room. In
         place, a unit that holds a CA file is written in place as asked (a refused
         rename would have its intact file written back)."""
         if current and (state == "pending" or self.options.in_place):
@@ -249,8 +249,8 @@ class UnitWriter:
             hint=(
                 f"the unit must not restart before this is fixed (without {push.name} it "
                 "cannot connect to its server): push again to it (the rerun renames "
-                f"{push.temp_name} onto {push.name} as it is, needing no room), or fix it "
-                "on the bench"
+                f"{push.temp_name} onto {push.name} as it is, writing no second copy), or "
+                "fix it on the bench"
             ),
         )
 

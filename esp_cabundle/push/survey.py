@@ -186,7 +186,7 @@ def survey(
                 True,
                 (
                     f"fits ({push.temp_name}, left by an earlier run, holds this file: renamed "
-                    f"onto {push.name} as it is, needing no room)"
+                    f"onto {push.name} as it is, no second copy written)"
                 ),
             )
         if fits is False:
