@@ -172,13 +172,15 @@ def test_a_broken_file_whose_header_the_trial_rewrites_is_no_proof() -> None:
     assert not broken.still_broken(head, content)
 
 
-@pytest.mark.parametrize("case", [CASES[1]], ids=["arduino-8to18"])
+@pytest.mark.parametrize("case", CASES[:2], ids=["esp-idf-18to8", "arduino-8to18"])
 def test_the_order_says_how_many_cut_points_do_not_mount(
     case: tuple[str, int, int, int, int, int],
 ) -> None:
     """The plan said 'every other file intact throughout' where, on a nearly full
     partition, a cut after all but its last sector left a partition that did not mount
-    (garbage collection's moved pages live twice): it now says how many do not."""
+    (garbage collection's moved pages live twice): it now says how many do not, as a
+    count of cut points ("after 13 of its 17 sector writes" read as a position, where
+    the cuts after the 3rd to the 15th write were the ones)."""
     profile, before, after, files, every, filler = case
     old, new = ca(before), ca(after)
     data = nearly_full(profile, old, files, every, filler)
@@ -200,5 +202,14 @@ def test_the_order_says_how_many_cut_points_do_not_mount(
         )
     assert not_mounting > 0  # the case this test is about
     assert "intact throughout" not in plan.order
-    assert f"after {not_mounting} of its {len(plan.steps)} sector writes a cut" in plan.order
+    m = len(plan.steps)
+    said = (
+        f"a cut between any two of its {m} sector writes leaves a partition"
+        if not_mounting == m - 1
+        else f"{not_mounting} of the {m - 1} points between its {m} sector writes, if cut "
+        "there, leave a partition"
+    )
+    assert said in plan.order, plan.order
+    if case == CASES[0]:  # README's example
+        assert (not_mounting, m) == (13, 17)
     assert "may not mount" in plan.order and "restore" in plan.order

@@ -228,11 +228,20 @@ def _gc_order(broken: int, total: int) -> str:
             f"{head}, every other file intact throughout; a cut between the two leaves no "
             "CA file until the rerun finishes from the journal"
         )
+    # A count of cut points, not a position: "after 13 of its 17 sector writes" read as
+    # "from the 13th write on" where the 3rd to the 15th were the ones.
+    if broken >= total - 1:
+        which = f"a cut between any two of its {total} sector writes leaves"
+    else:
+        which = (
+            f"{broken} of the {plural(total - 1, 'point')} between its {total} sector "
+            "writes, if cut there, leave"
+        )
     return (
-        f"{head}; after {broken} of its {plural(total, 'sector write')} a cut leaves a "
-        "partition that may not mount (pages garbage collection moves are live twice, or "
-        "not yet written where it moves them): keep the unit in its bootloader until the "
-        "rerun finishes it from the journal, or restore puts the old CA file back"
+        f"{head}; {which} a partition that may not mount (pages garbage collection moves "
+        "are live twice, or not yet written where it moves them): keep the unit in its "
+        "bootloader until the rerun finishes it from the journal, or restore puts the old "
+        "CA file back"
     )
 
 
