@@ -436,3 +436,26 @@ def test_a_unit_that_had_no_ca_pem_is_not_said_to_have_lost_it_to_the_rename(
         "FS.Rename ca.pem.new -> ca.pem failed (FS.Rename failed (500): rename failed); "
         "ca.pem written directly and read back"
     )
+
+
+def test_a_direct_write_that_reads_back_different_is_written_again_at_once(
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As every write of the push: one flipped bit in the direct write of ca.pem after
+    the lost rename is written again, not taken as failure (which wrote the old ca.pem
+    back and failed the unit)."""
+    unit = spiffs_unit("dev-c", filler_pages=100)
+    refuse_renames(unit, monkeypatch)
+
+    def hook(method: str, params: dict[str, Any], when: str) -> None:
+        if method == "FS.Rename" and when == "after":
+            unit.corrupt_writes = 1  # the next FS.Put, ca.pem's first frame
+
+    unit.hook = hook
+    code, out = push(tmp_path, "--rpc", lan(unit).http_url)
+    assert code == 0, out
+    files = unit.files()
+    assert files["/ca.pem"] == ca_bytes() and "/ca.pem.new" not in files
+    r = row(tmp_path, "dev-c")
+    assert r.state == "verified" and "ca.pem written directly and read back" in r.note, r
+    assert unit.count("FS.Put", filename="ca.pem", append=False) == 2

@@ -219,17 +219,19 @@ class UnitWriter:
         raise self.lost(files, said, f"writing it directly failed: {why}", had=bool(old))
 
     def put_verified(self, files: UnitFiles, data: bytes) -> str | None:
-        """Write the CA path with ``data`` and read it back: None if it holds it, else
-        why not."""
+        """Write the CA path with ``data`` and read it back, written again at once if it
+        differs (as every write of the push): None if it holds it, else why not."""
         name, uid = self.push.name, files.unit_id
-        self.ledger.renew(uid)
-        try:
-            files.put(name, data)
-            if files.get(name) == data:
-                return None
-        except UnitRpcError as failed:
-            return failed.message.removeprefix(f"unit {uid}: ")
-        return "it read back different"
+        for _ in range(2):
+            self.ledger.renew(uid)
+            try:
+                files.put(name, data)
+                if files.get(name) == data:
+                    return None
+            except UnitRpcError as failed:
+                return failed.message.removeprefix(f"unit {uid}: ")
+            log.info("unit %s: read-back mismatch; writing again", uid)
+        return "it read back different, twice"
 
     def lost(
         self, files: UnitFiles, said: str, why: str, *, had: bool, sure: bool = True
