@@ -29,6 +29,7 @@ from esp_cabundle.fs import open_image
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.boards import board_fs_image
 from esp_cabundle.virtual.rpc import MongooseUnit, SimUnit
+from esp_cabundle.virtual.rpc import _Error as VirtualError
 from esp_cabundle.virtual.rpc_links import LanUnitServer, MqttUnitHost
 
 KEY = "k3y-for-rename-lost-tests"
@@ -158,11 +159,16 @@ def test_nothing_written_keeps_ca_pem_new_and_says_ca_pem_is_gone(
     assert unit.files()["/ca.pem"] == ca_bytes()
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["refused", "out-of-space"])
 def test_the_old_ca_pem_is_written_back_when_the_new_one_cannot_be(
-    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool
 ) -> None:
     """Room for the old file (it fitted before) but not the new: the unit keeps its old
-    CA, the run fails, and the staged copy is removed (ca.pem is there again)."""
+    CA, the run fails, and the staged copy is removed (ca.pem is there again). The hint
+    is a room hint only when the unit said it is full, and never --in-place (which
+    writes ca.pem directly, as was just refused); it was "free space on the unit ..., or
+    push again with --in-place, which may fit: ... the unit reports no free space" of
+    any refusal, a Mongoose OS unit that reports its free space included."""
     unit = spiffs_unit("dev-o", filler_pages=100)
     old = unit.files()["/ca.pem"]
     refuse_renames(unit, monkeypatch)
@@ -175,6 +181,8 @@ def test_the_old_ca_pem_is_written_back_when_the_new_one_cannot_be(
             for n in range(200):
                 if unit.image.exists(f"/log{n}.txt"):
                     unit.image.remove(f"/log{n}.txt")
+            if full:  # rpc-service-fs: a short fwrite
+                raise VirtualError(500, "failed to write data")
             return real(method, {**p, "data": "!"})  # refused: "bad base64"
         return real(method, p)
 
@@ -187,6 +195,11 @@ def test_the_old_ca_pem_is_written_back_when_the_new_one_cannot_be(
     assert r.state == "failed", r
     assert "failed after removing ca.pem" in r.last_error
     assert "the old ca.pem written back; ca.pem.new removed again" in r.last_error
+    assert "--in-place" not in r.last_error and "reports no free space" not in r.last_error
+    assert r.last_error.startswith("unit dev-o: FS.Rename ca.pem.new -> ca.pem failed after")
+    assert ("writing the new ca.pem failed, out of space (" in r.last_error) == full
+    room = "(hint: free space on the unit (remove files it does not need), or push a smaller"
+    assert (room in r.last_error) == full, r.last_error
 
 
 def test_a_refused_rename_that_kept_ca_pem_removes_the_staged_copy_as_before(

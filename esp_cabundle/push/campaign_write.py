@@ -51,6 +51,12 @@ class TargetLost(UnitRpcError):
     written again: the staged copy is its only CA and must stay."""
 
 
+class OldWrittenBack(UnitRpcError):
+    """A failed ``FS.Rename`` left the unit without its CA file, and the old one was
+    written back: the staged copy is removed, the error kept as it says (not reworded
+    as the staged copy out of space)."""
+
+
 @dataclass
 class UnitWriter:
     """A campaign's writes to its units: ``emit(unit, state, text, final=...)`` reports
@@ -150,7 +156,7 @@ class UnitWriter:
                     tidy = f"; {push.temp_name} could not be removed ({gone.message})"
             except UnitUnreachable:
                 tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
-        if out_of_space(e):
+        if out_of_space(e) and not isinstance(e, OldWrittenBack):
             said = e.message.removeprefix(f"unit {files.unit_id}: ")
             return UnitRpcError(
                 f"unit {files.unit_id}: out of space on the unit writing "
@@ -209,11 +215,18 @@ class UnitWriter:
                 f"{push.name} written directly and read back"
             )
         if old and self.put_verified(files, old) is None:  # an empty file is no CA
-            raise UnitRpcError(
+            full = out_of_space(why)
+            raise OldWrittenBack(
                 f"unit {uid}: FS.Rename {push.temp_name} -> {push.name} failed after "
-                f"removing {push.name} ({said}), and writing the new {push.name} failed "
-                f"({why}); the old {push.name} written back",
-                hint=self.room_hint(old, None),
+                f"removing {push.name} ({said}), and writing the new {push.name} failed"
+                f"{', out of space' if full else ''} ({why}); the old {push.name} written back",
+                # not --in-place: that writes the CA path directly, as was just refused
+                hint=(
+                    "free space on the unit (remove files it does not need), or push a "
+                    "smaller CA bundle"
+                    if full
+                    else None
+                ),
                 code=e.code,
             )
         raise self.lost(files, said, f"writing it directly failed: {why}", had=bool(old))

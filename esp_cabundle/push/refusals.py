@@ -18,9 +18,9 @@ class Mismatch(UnitRpcError):
     """The file read back is not the file written."""
 
 
-def out_of_space(e: UnitRpcError) -> bool:
-    """Whether a unit's refusal says its file system is full."""
-    return bool(_OUT_OF_SPACE.search(e.message))
+def out_of_space(e: UnitRpcError | str) -> bool:
+    """Whether a unit's refusal (or what it said) says its file system is full."""
+    return bool(_OUT_OF_SPACE.search(e if isinstance(e, str) else e.message))
 
 
 def missing(e: UnitRpcError) -> bool:
