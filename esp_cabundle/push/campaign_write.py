@@ -12,7 +12,8 @@ of :mod:`.campaign`'s per-unit procedure.
    wants a free page and runs no clean-up): then ``<ca>.new`` is the unit's only CA, so
    the CA path is written directly (the old file's pages are reclaimable), else the old
    file back, else ``<ca>.new`` is kept and the error says the CA path is gone
-   (:meth:`UnitWriter.target_lost`);
+   (:meth:`UnitWriter.target_lost`); the rerun, finding ``<ca>.new`` holding the file,
+   renames it as it is (:meth:`UnitWriter.staged_copy`);
 4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
    unit answers again from a new boot and still holds the file: ``reconnected``.
 
