@@ -165,3 +165,21 @@ def test_a_lan_unit_whose_url_has_a_query_is_given_a_line_to_fill(
     words[-1] = url  # filled in as first typed: it runs
     code, out = invoke(*words)
     assert code == 0 and "1 of 1 units done (1 verified)" in out, out
+
+
+def test_a_unit_whose_ca_is_compiled_in_is_not_sent_to_a_refused_line(
+    stand_in: Any, in_tmp: Path
+) -> None:
+    """An mDash 1.2.16 unit under --board mongoose-os-esp32 was told "push this unit with
+    it: esp-cabundle push ... --board mdash", a line push refuses (board mdash keeps its
+    CA compiled in). It now says no file can be pushed and to ship firmware."""
+    s = stand_in([mdash_unit("dev-n", fw_version="1.2.16-a-10819-ESP32_DEV")])
+    write_ca(in_tmp)
+    code, out = invoke("push", "--mdash", s.url, "--device", "dev-n", "--board",
+                       "mongoose-os-esp32", "--bundle", "ca.pem", "--allow", "unjudged",
+                       "--timeout", "2")  # fmt: skip
+    assert code == 3 and "0 of 1 units done (1 failed)" in out, out
+    error = rows(in_tmp / "cabundle-campaign.db")["dev-n"].last_error
+    assert SAID not in error and "--board mdash " not in error, error
+    assert "mdash is the board that runs mDash 1.2.16, whose CA is compiled in" in error
+    assert "ship new firmware built with 'esp-cabundle build' output" in error, error

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..boards import board_running
+from ..boards import board_running, load_board_file
 from ..errors import InputError
 from ..firmware import ca_set_info, load_firmware, parse_version
 from ..spelling import PYTHON, Spelling
@@ -130,6 +130,13 @@ def wrong_board(
         f"the unit reports {runs} firmware, not the {mine} that board {board.name} runs: "
         f"the CA was judged for {mine}'s connections and file; not written"
     )
+    if right is not None and load_board_file(right, right).filesystem is None:
+        # Its CA is compiled in (mDash 1.2.16): a push with that board is refused, and
+        # no file protects the unit; only new firmware does.
+        return why, (
+            f"{right} is the board that runs {runs}, whose CA is compiled in: no CA file "
+            f"on the unit to push; ship new firmware built with {spelling.compiled} output"
+        )
     line = again(right) if again is not None and right is not None else None
     if line is not None:  # a push covers many units: a line for this one, runnable
         return why, f"{right} is the board that runs {runs}; push this unit with it: {line}"
