@@ -259,3 +259,19 @@ def test_rows_whose_urls_are_masked_read_again_among_plain_ones(
     assert _status(path, "--json") == text
     assert _status(path, "--csv") == table
     assert any(SECRET in (r.id + (r.address or "")) for r in rows)  # stored as it was
+
+
+def test_status_tells_the_push_to_run_again_not_itself(tmp_path: Path) -> None:
+    """``push status`` said units not reached yet "may hold it too: run the same command
+    again" — the same command being ``push status``, which reaches no unit (its own
+    Next line names the push that wrote the ledger). It now names that push too."""
+    path = tmp_path / "fleet.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=NEW, board="mdash-arduino", ca_path="ca.pem")
+        ledger.set_meta("failing_since", "2024-03-13T00:00:00+00:00")
+        ledger.enroll((f"u{i}", "mdash", None) for i in range(2))
+    text = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path)]).output
+    flat = " ".join(text.split())
+    assert "2 units not reached yet (2 pending: never started) may hold it too" in flat, text
+    assert "run the same command again" not in flat, text
+    assert f"may hold it too: run the push that wrote {path} again" in flat, text

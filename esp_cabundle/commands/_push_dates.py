@@ -19,12 +19,15 @@ def date_lines(
     offline: int = 0,
     settled: bool = False,
     roadmap: tuple[datetime | str, str] | None = None,
+    again: str = "the same command",
 ) -> list[str]:
     """The forecast of the units' current files, as a campaign found them; ``pending``
     and ``offline``: units whose file was never read, each told what reaches them;
     ``settled``: every listed unit is done, so no unit holds the old file any more and
     nothing is said (it was said on every run and status of a finished campaign);
-    ``roadmap``: check's roadmap date and kinds, said beside ``since`` in its words."""
+    ``roadmap``: check's roadmap date and kinds, said beside ``since`` in its words;
+    ``again``: what to run again to reach the units not reached (``push status`` names
+    the push that wrote its ledger: running status again reaches none)."""
 
     def day(d: datetime | str) -> str:
         return d[:10] if isinstance(d, str) else d.date().isoformat()
@@ -55,7 +58,7 @@ def date_lines(
         if why:
             line += (
                 f" {plural(pending + offline, 'unit')} not reached yet ({', '.join(why)}) "
-                "may hold it too: run the same command again (or with --watch) to reach "
+                f"may hold it too: run {again} again (or with --watch) to reach "
                 f"{'it' if pending + offline == 1 else 'them'}."
             )
         out.append(line)

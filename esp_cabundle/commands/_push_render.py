@@ -525,7 +525,8 @@ def render_status(view: StatusView, *, show_all: bool, ledger: Path | str = "") 
     road = meta.get(ROADMAP_KEY), meta.get(ROADMAP_WHY_KEY)
     roadmap = (road[0], road[1]) if road[0] and road[1] else None
     for line in date_lines(meta.get("deadline"), meta.get("failing_since"), settled=settled,
-                       roadmap=roadmap, **waiting):  # fmt: skip
+                       roadmap=roadmap, again=f"the push that wrote {ledger}",
+                       **waiting):  # fmt: skip
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
