@@ -194,3 +194,18 @@ def test_a_lost_link_says_the_step_its_json_says(
     render_report(report, _File(), opts, 0)  # type: ignore[arg-type]
     doc = json.loads(capsys.readouterr().out)
     assert doc["next"] == (f"Next: {step}." if step else None), doc
+
+
+def test_a_watch_line_counts_the_units_a_cut_pass_did_not_reach() -> None:
+    """A pass the broker cut short logged "units now: 1 verified" for a fleet of 3: the
+    units it never reached were left out of the count. They are now said as such."""
+    from esp_cabundle.push.campaign_types import UnitEvent
+
+    log, lines = _watch()
+    log.listing(3)
+    log.event(UnitEvent("a", "verified", final=True))
+    log.link(False, "Unspecified error")  # the broker goes: b and c are never begun
+    log.close()
+    assert len(lines) == 1, lines
+    assert "MQTT broker lost (Unspecified error); 1 verified (a)" in lines[0], lines
+    assert lines[0].endswith("units now: 1 verified, 2 not reached yet"), lines

@@ -204,6 +204,11 @@ class WatchLog:
         for state in self._state.values():
             tally[state] = tally.get(state, 0) + 1
         now_ = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
+        # units of the listing no pass of this run has reached yet (a pass the broker
+        # cut short, a run stopped): left out, "units now: 6 verified" read as a fleet of 6
+        unseen = self._listed - len(self._state)
+        if unseen > 0:
+            now_ = ", ".join(filter(None, (now_, f"{unseen} not reached yet")))
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         head = head or f"pass {self._pass}"
         self._write(f"{when} {head}: {'; '.join(parts)}; units now: {now_}")
