@@ -209,3 +209,15 @@ def test_a_watch_line_counts_the_units_a_cut_pass_did_not_reach() -> None:
     assert len(lines) == 1, lines
     assert "MQTT broker lost (Unspecified error); 1 verified (a)" in lines[0], lines
     assert lines[0].endswith("units now: 1 verified, 2 not reached yet"), lines
+
+
+def test_a_watch_end_with_seconds_is_said_with_them() -> None:
+    """``--until 2026-12-05T21:40:30`` was said "until 2026-12-05 21:40 UTC" (and "Stopped
+    watching at 2026-12-05 21:40 UTC"): half a minute before the end given."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle.commands._push_until import end_words, until_words
+
+    at = datetime(2026, 12, 5, 21, 40, 30, tzinfo=timezone.utc)
+    assert until_words(at) == "until 2026-12-05 21:40:30 UTC"
+    assert end_words(at.replace(second=0)) == "2026-12-05 21:40 UTC"

@@ -49,12 +49,13 @@ def until_words(until: datetime) -> str:
 def end_words(end: datetime) -> str:
     """An instant a watch ends, as :func:`until_words` and the run's last line say it:
     a midnight as the end of the day before ("the end of 2026-12-05 (00:00 UTC
-    2026-12-06)"), any other as "2026-12-05 13:30 UTC"."""
+    2026-12-06)"), any other as "2026-12-05 13:30 UTC" (with its seconds when it has
+    some: ``--until 2026-12-05T13:30:30`` said as 13:30 read as half a minute sooner)."""
     at = end.astimezone(timezone.utc)
     if at.time() == datetime.min.time():
         day_before = (at - timedelta(days=1)).date().isoformat()
         return f"the end of {day_before} (00:00 UTC {at.date().isoformat()})"
-    return f"{at:%Y-%m-%d %H:%M} UTC"
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at.second else f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 def as_typed(ctx: click.Context, name: str) -> str:
