@@ -84,6 +84,24 @@ def test_mdash_wrong_key_is_exit_2_before_any_ledger(
     assert "wrong-key-value" not in out and not (tmp_path / "c.db").exists()
 
 
+def test_a_refused_key_file_is_named_over_the_variable_it_overrides(
+    stand_in: Any, tmp_path: Path
+) -> None:
+    """With MDASH_API_KEY set (to the right key) and --api-key-file naming a stale one,
+    the 401's hint said "check MDASH_API_KEY or --api-key-file": an owner fixed the
+    variable, which was never used. It now names the file the key came from."""
+    s = stand_in([mdash_unit("dev1")])
+    key = tmp_path / "old.key"
+    key.write_text("stale-key-value\n")
+    key.chmod(0o600)
+    code, out = run(tmp_path, "--mdash", s.url, "--api-key-file", str(key))
+    assert code == 2 and "refused the API key (HTTP 401)" in out, out
+    flat = " ".join(out.split())
+    assert f"check the key in --api-key-file {key} (used instead of MDASH_API_KEY)" in flat
+    assert "check MDASH_API_KEY or --api-key-file" not in flat
+    assert "stale-key-value" not in out and KEY not in out
+
+
 def test_mdash_offline_unknown_and_5xx(stand_in: Any, tmp_path: Path) -> None:
     units = [mdash_unit("up"), mdash_unit("down", online_at=time.monotonic() + 600)]
     s = stand_in(units)

@@ -432,6 +432,15 @@ def refuse_before_gate(
     return LinkInputs(ca_file, key, password, tuple(warned))
 
 
+def _key_source(file: Path | None) -> str:
+    """The key's source for mDash's 401 hint ("MDASH_API_KEY or --api-key-file" sent an
+    owner with both set to fix the variable, which the file overrides)."""
+    if file is None:
+        return CLI_SPELLING.api_key
+    also = " (used instead of MDASH_API_KEY)" if os.environ.get("MDASH_API_KEY") else ""
+    return f"the key in --api-key-file {shlex.quote(str(file))}{also}"
+
+
 def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """``--rpc`` URLs checked; one of another scheme (``ftp://1.2.3.4``, or none) is
     said with the line as typed, its URL given the typed host over http:// (the hint
@@ -506,7 +515,7 @@ def open_transports(
                     timeout=opts["timeout"],
                     frame_size=opts["frame_size"],
                     ca_file=ca_file,
-                    spelling=CLI_SPELLING,
+                    spelling=CLI_SPELLING._replace(api_key=_key_source(opts["api_key_file"])),
                 )
             )
         if broker is not None:
