@@ -289,7 +289,7 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
     # said before it starts, and why it ended
     assert "Watching: a pass every 0.3 s until every unit is done, or until " in err
     assert "UTC, as --until says; Ctrl-C stops it" in err
-    assert f"Stopped watching at {until[:10]} {until[11:16]} UTC, the end set for the" in out
+    assert f"Stopped watching at {until[:10]} {until[11:19]} UTC, the end set for the" in out
     # --json says it as watch_ended (README: Watching a campaign)
     until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
     code, out, _ = push(
