@@ -154,3 +154,34 @@ def test_a_watch_logs_an_outage_begun_between_passes(
     after = r.stderr.split(lost[0])[1]
     assert after.count("mDash's API back") == 1 and "pass 2: mDash's API back" in after, after
     assert "1 verified (dev5)" in after.split("mDash's API back")[1], r.stderr
+
+
+def test_the_unit_whose_call_was_refused_is_not_said_never_started(
+    cloud: Any, in_tmp: Path
+) -> None:
+    """dev2's first call, refused by the lost mDash, charged it an attempt and left its
+    error (a kill -9 there must count too), yet the summaries counted it among the
+    units "never started" (README: those get no attempt). A pending unit charged an
+    attempt is said apart, as begun: by push status, and by a stopped run's line."""
+    from esp_cabundle.commands._push_render import stopped_line
+    from esp_cabundle.push.campaign_types import CampaignReport
+
+    s, _ = cloud
+    write_ca(in_tmp)
+    r = CliRunner().invoke(cli, _argv(s.url))
+    assert r.exit_code == 3, r.output
+    ledger_path = in_tmp / "cabundle-campaign.db"
+    with Ledger(ledger_path) as ledger:
+        rows = ledger.rows(IDS)
+        # an old file found failing: what makes the summary name the units not reached
+        ledger.set_meta("failing_since", "2024-03-13T00:00:00+00:00")
+    assert [(row.state, row.attempts) for row in rows[1:]] == [("pending", 1)] + [
+        ("pending", 0)
+    ] * 3
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(ledger_path)])
+    flat = " ".join(r.output.split())
+    assert (
+        "4 units not reached yet (3 pending: never started, 1 pending: begun, not finished)" in flat
+    ), r.output
+    line = stopped_line(CampaignReport(tuple(rows), False, None, 1, True))
+    assert "(3 pending: never started, 1 pending: begun, not finished)" in line, line

@@ -16,13 +16,15 @@ def date_lines(
     since: datetime | str | None,
     *,
     pending: int = 0,
+    begun: int = 0,
     offline: int = 0,
     settled: bool = False,
     roadmap: tuple[datetime | str, str] | None = None,
     again: str = "the same command",
 ) -> list[str]:
     """The forecast of the units' current files, as a campaign found them; ``pending``
-    and ``offline``: units whose file was never read, each told what reaches them;
+    and ``offline``: units whose file was never read, each told what reaches them
+    (``begun``: of ``pending``, those charged an attempt, so not "never started");
     ``settled``: every listed unit is done, so no unit holds the old file any more and
     nothing is said (it was said on every run and status of a finished campaign);
     ``roadmap``: check's roadmap date and kinds, said beside ``since`` in its words;
@@ -53,7 +55,9 @@ def date_lines(
         line = f"{head}: a {rest}"
         if roadmap is not None:
             line = f"{head}; {_roadmap_words(*roadmap)}. A {rest}"
-        why = [f"{pending} pending: never started"] if pending else []
+        fresh = pending - begun
+        why = [f"{fresh} pending: never started"] if fresh else []
+        why += [f"{begun} pending: begun, not finished"] if begun else []
         why += [f"{offline} offline"] if offline else []
         if why:
             line += (

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
-from ..push.ledger import STATES
+from ..push.ledger import STATES, UnitRow
 from ..push.ledger_status import (
     IDS_PER_STATE,
     JUDGED_KEY,
@@ -186,9 +186,12 @@ def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
             "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
 
 
+BEGUN = "pending, begun"  # a stopped run's count of pending units charged an attempt
+
 # What each state left not done says in the interrupted line (another state: its name).
 _LEFT_AS = {
     "pending": "pending: never started",
+    BEGUN: "pending: begun, not finished",  # charged an attempt (a lost link's refusal)
     "verified": "verified: not rebooted yet",  # with --reboot only
     "rebooted": "rebooted: not back yet",
 }
@@ -200,10 +203,12 @@ def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
     --json's "interrupted" were all it said). Every state left is named, none at 0: the
     line named only pending and mid-write units, so a watch's offline units made "5 units
     not done (0 pending, never started, 0 mid-write)"."""
-    left = Counter(r.state for r in report.rows if not report.is_done(r) and r.state != "unused")
+    left = Counter(
+        _left_as(r) for r in report.rows if not report.is_done(r) and r.state != "unused"
+    )
     held = "may hold a partial CA file (--in-place)" if in_place else "holds its old or new CA file"
     said = {**_LEFT_AS, "writing": f"mid-write: each {held}"}
-    order = {s: i for i, s in enumerate(STATES)}
+    order = {s: i for i, s in enumerate((*STATES[:1], BEGUN, *STATES[1:]))}
     parts = [
         f"{left[s]} {said.get(s, s)}"
         for s in sorted(left, key=lambda s: (order.get(s, len(order)), str(s)))
@@ -212,6 +217,13 @@ def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
     step = stopped_step(report)
     then = f"; next: {step}" if step is not None else ""
     return f"Interrupted: {plural(left.total(), 'unit')} not done{by_state}{then}."
+
+
+def _left_as(row: UnitRow) -> str:
+    """A unit's state as a stopped run's line counts it: a pending unit charged an
+    attempt was begun (its first call refused by a link lost, or a run killed in it),
+    so it is not among those "never started"."""
+    return BEGUN if row.state == "pending" and row.attempts else row.state
 
 
 def stopped_step(report: CampaignReport) -> str | None:
@@ -354,8 +366,9 @@ def render_report(
     )
     states = Counter(r.state for r in report.rows)
     settled = bool(report.rows) and not left
+    begun = sum(r.state == "pending" and r.attempts > 0 for r in report.rows)
     for line in date_lines(report.deadline, report.failing_since, pending=states["pending"],
-                       offline=states["offline"], settled=settled,
+                       begun=begun, offline=states["offline"], settled=settled,
                        roadmap=report.roadmap):  # fmt: skip
         echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
@@ -521,7 +534,8 @@ def render_status(view: StatusView, *, show_all: bool, ledger: Path | str = "") 
     )
     left = sum(counts.get(s, 0) for s in NOT_DONE)
     settled = sum(counts.values()) > 0 and not left
-    waiting = {"pending": counts.get("pending", 0), "offline": counts.get("offline", 0)}
+    waiting = {"pending": counts.get("pending", 0), "offline": counts.get("offline", 0),
+               "begun": view.begun}  # fmt: skip
     road = meta.get(ROADMAP_KEY), meta.get(ROADMAP_WHY_KEY)
     roadmap = (road[0], road[1]) if road[0] and road[1] else None
     for line in date_lines(meta.get("deadline"), meta.get("failing_since"), settled=settled,

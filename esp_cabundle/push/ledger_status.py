@@ -104,6 +104,7 @@ class StatusView:
     in_place_would_do: bool  # ... each of which --in-place would help
     dark: dict[str, int]  # go-dark date (or none/unknown) -> units, in dark_order
     hinted: int = 0  # failed units whose error's hint needs doing first (failed_hinted)
+    begun: int = 0  # pending units charged an attempt (pending_begun)
 
 
 def dark_value(dates: dict[str, str], held: str | None) -> str:
@@ -168,7 +169,15 @@ def status_view(ledger: Ledger, shown: int | None) -> StatusView:
         else (0, 0)
     )
     hinted = failed_hinted(ledger) if counts["failed"] else 0
-    return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark, hinted)
+    begun = pending_begun(ledger) if counts["pending"] else 0
+    return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark, hinted, begun)
+
+
+def pending_begun(ledger: Ledger) -> int:
+    """Pending units charged an attempt: begun (a first call a lost link refused, a run
+    killed in it), so not among those the summaries call "never started"."""
+    query = "SELECT COUNT(*) FROM units WHERE state = 'pending' AND attempts > 0"
+    return int(next(ledger.select(query))[0])
 
 
 def failed_hinted(ledger: Ledger) -> int:
