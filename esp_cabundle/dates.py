@@ -93,9 +93,13 @@ def add_years(when: datetime, years: int) -> datetime:
         return when.replace(year=year, day=28)
 
 
-def parse_when(text: str, *, what: str = "date", relative: bool = True) -> datetime:
+def parse_when(
+    text: str, *, what: str = "date", relative: bool = True, now_said: bool = True
+) -> datetime:
     """``2032-09-02``, ``2032-09-02T12:00:00``, ``now`` or ``today`` -> aware UTC datetime;
-    ``relative=False`` for a date written down (a file's), where ``now`` means nothing."""
+    ``relative=False`` for a date written down (a file's), where ``now`` means nothing;
+    ``now_said=False``: a refusal offers ``today``, not ``now`` (an end, ``push --until``,
+    which refuses ``now`` as already past)."""
     t = text.strip()
     if relative and t.lower() in ("now", "today"):
         return now()
@@ -104,7 +108,7 @@ def parse_when(text: str, *, what: str = "date", relative: bool = True) -> datet
             return as_datetime(date.fromisoformat(t))
         when = as_datetime(datetime.fromisoformat(t.replace("Z", "+00:00")))
     except ValueError as e:
-        now_too = ", or 'now'" if relative else ""
+        now_too = (", or 'now'" if now_said else ", or 'today'") if relative else ""
         why = _no_such_day(t) or f"expected YYYY-MM-DD (or an ISO date-time{now_too})"
         raise InputError(f"bad {what} '{text}': {why}") from e
     try:

@@ -387,6 +387,29 @@ def test_a_past_until_is_said_as_typed(in_tmp: Path, until: str, said: str) -> N
     assert "+00:00" not in out and sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
+def test_a_bad_until_does_not_offer_now_which_it_refuses(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--until tomorrow`` was answered "expected YYYY-MM-DD (or an ISO date-time, or
+    'now')", hint "... now or today", and ``--until now`` is always already past: an
+    end's refusal offers today, which it takes; check's --until still offers now."""
+    from support.doc_commands import freeze_clock
+
+    freeze_clock(monkeypatch)  # one clock for every module (an earlier test's may linger)
+    write_ca(in_tmp)
+    argv = ("push", "--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board",
+            "mdash-arduino", "--bundle", "ca.pem", "--watch", "--until")  # fmt: skip
+    code, out = invoke(*argv, "tomorrow")
+    flat = " ".join(out.split())
+    assert code == 2 and "bad --until date 'tomorrow'" in flat, out
+    assert "now" not in flat.split("'tomorrow'")[1], out
+    assert "(or an ISO date-time, or 'today')" in flat and "or today:" in flat, out
+    code, out = invoke(*argv, "now")  # what it offered before, refused
+    assert code == 2 and "--until now is already past" in out, out
+    code, out = invoke("check", "--bundle", "ca.pem", "--until", "tomorrow")
+    assert code == 2 and "now or today" in " ".join(out.split()), out
+
+
 def test_a_subcommand_after_mdash_is_not_taken_for_its_url(in_tmp: Path) -> None:
     """``push --mdash status``: click took status as the mDash URL, then the run asked
     for --board, its hint keeping ``--mdash status``. Refused first, with the line as

@@ -122,20 +122,23 @@ class Mac(_ParamType):
 
 
 class Date(_ParamType):
-    """``2032-09-02``, an ISO date-time, ``now`` or ``today``: an aware UTC datetime."""
+    """``2032-09-02``, an ISO date-time, ``now`` or ``today``: an aware UTC datetime.
+    ``now_said = False`` (an end that ``now`` is always past): a refusal does not offer
+    ``now``."""
 
     name = "date"
+    now_said = True
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, datetime):
             return value
         flag = param.opts[-1] if param is not None and param.opts else "date"
         try:
-            return parse_when(str(value), what=f"{flag} date")
+            return parse_when(str(value), what=f"{flag} date", now_said=self.now_said)
         except InputError as e:
             if ctx is None or param is None:
                 self.fail(str(e), param, ctx)
-            raise bad_date(e, str(value), param, ctx) from None
+            raise bad_date(e, str(value), param, ctx, now_said=self.now_said) from None
 
 
 class Name(_ParamType):

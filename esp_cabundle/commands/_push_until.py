@@ -27,7 +27,10 @@ _RAW = "esp_cabundle.push.typed"  # ctx.meta: option name -> the text typed
 
 class Until(Date):
     """``--until``: a date means through the end of that day (UTC); a date-time is
-    taken as given."""
+    taken as given. ``now`` is always past (refused): a bad value's words offer
+    ``today`` instead."""
+
+    now_said = False
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         when = super().convert(value, param, ctx)
