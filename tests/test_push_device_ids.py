@@ -1,13 +1,19 @@
 """Every id a --devices file lists and push refuses is named with its file:line: one
 MQTT's topics cannot hold (a ``+``) was said without a place, where one with a space
-was ("odd.txt:5: ...")."""
+was ("odd.txt:5: ..."). An id given twice (a file pasted into itself, --device repeated,
+or an id in both) is taken once, as it was, but said once on stderr with where it was
+given: it was merged without a word, so an id typed for another unit went unseen."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.fleet import invoke, write_ca
+
+from esp_cabundle.cli import cli
+from esp_cabundle.commands._device_ids import duplicates_note
 
 BROKER = "mqtt://127.0.0.1:9"  # refused before any connection: nothing listens
 PUSH = ("push", "--mqtt", BROKER, "--board", "mongoose-os-esp32", "--bundle", "ca.pem")
@@ -55,3 +61,37 @@ def test_a_devices_file_over_its_cap_is_refused_unread(in_tmp: Path, source: str
     assert f"over the {cap} limit for devices files" in out, out
     assert "is not a device id" not in out and "cannot reach" not in out, out
     assert {p.name: p.stat().st_mtime_ns for p in in_tmp.iterdir()} == before  # no ledger
+
+
+_RUN = ("push", "--mqtt", "mqtt://127.0.0.1:9", "--board", "mdash-arduino", "--bundle",
+        "ca.pem", "--timeout", "1")  # fmt: skip
+
+
+def test_duplicates_are_said_once_with_their_lines_and_nothing_else_changes(
+    in_tmp: Path,
+) -> None:
+    write_ca(in_tmp)
+    (in_tmp / "units.txt").write_text("# fleet\nesp32-01\nesp32-02\nesp32-03\nesp32-01\n")
+    (in_tmp / "once.txt").write_text("# fleet\nesp32-01\nesp32-02\nesp32-03\n")
+    runner = CliRunner()
+    dup = runner.invoke(cli, [*_RUN, "--devices", "units.txt", "--device", "esp32-02",
+                              "--device", "esp32-02"])  # fmt: skip
+    plain = runner.invoke(cli, [*_RUN, "--devices", "once.txt"])
+    said = [line for line in dup.stderr.splitlines() if "more than once" in line]
+    assert said == [
+        "note: 2 unit ids given more than once, each taken once: esp32-02 (--device 2 "
+        "times, units.txt:3); esp32-01 (units.txt:2, units.txt:5)"
+    ], dup.stderr
+    assert "more than once" not in dup.stdout and "more than once" not in plain.output
+    # the rest as without the duplicates: the same exit and the same words
+    assert dup.exit_code == plain.exit_code != 0, (dup.output, plain.output)
+    rest = [line for line in dup.stderr.splitlines() if line not in said]
+    assert rest == plain.stderr.splitlines() and dup.stdout == plain.stdout
+
+
+def test_only_the_first_duplicates_are_named() -> None:
+    ids = [(f"u{i}", f"f:{i}") for i in range(30)] * 2
+    text = duplicates_note(ids, shown=3)
+    assert text is not None and text.endswith("u2 (f:2, f:2), and 27 more"), text
+    assert text.startswith("note: 30 unit ids given more than once")
+    assert duplicates_note([("a", "--device"), ("b", "--device")]) is None

@@ -25,18 +25,17 @@ from ..dates import clamped, now
 from ..errors import AuthError, EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
-from ..limits import MAX_DEVICES_INPUT
 from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
-from ..push.mqtt import EXAMPLE_URL, MqttTransport, check_device_id, parse_mqtt_url
+from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import WrongScheme, bare_url, split_url
 from ..redact import MASK, remember
 from ..spelling import set_to
 from ..targets import target_label
-from ..text import decoded_utf8, printable
+from ..text import printable
 from ..ui import warn
 from ._usage import (
     example_line,
@@ -61,7 +60,6 @@ __all__ = [
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
-    "device_ids",
     "open_transports",
     "project_config",
     "server_targets",
@@ -219,64 +217,6 @@ def _warn_if_open(file: Path, what: str) -> None:
                 f"the {what} file {shown} can be read by other users "
                 f"(mode {stat.S_IMODE(st.st_mode):04o}); restrict it: chmod 600 {shown}"
             )
-
-
-# What a missing --devices file holds, and how to give ids without one.
-_DEVICES_FILE_HINT = (
-    "it lists the units' device ids, one a line (# starts a comment), e.g. "
-    "printf 'esp32-01\\nesp32-02\\n' > {}; or give each with --device ID"
-)
-
-
-def device_ids(opts: dict[str, Any]) -> list[str]:
-    """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
-    line, ``#`` comments); an id with a control character or a space is refused (over
-    MQTT, one its topics cannot hold), each with its file:line, and so is a file that
-    lists none (an export that came out empty is a slip, not "no units")."""
-    ids = [(d, "--device") for d in opts["devices"]]
-    if opts["devices_file"] is not None:
-        path = opts["devices_file"]
-        data = read_input(
-            path,
-            what="devices file",
-            hint=_DEVICES_FILE_HINT.format(shlex.quote(str(path))),
-            max_bytes=MAX_DEVICES_INPUT,
-        )
-        text = decoded_utf8(data, what="the devices file", path=str(path), strip_bom=True)
-        listed = len(ids)
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if line:
-                ids.append((line, f"{path}:{n}"))
-        if len(ids) == listed:
-            raise InputError(
-                f"{path} lists no unit ids"
-                + (" (it is empty)" if not text.strip() else " (only comments and blank lines)"),
-                hint="one device id per line (the units' device.id); # starts a comment",
-            )
-    out = []
-    for uid, where in ids:
-        uid = uid.strip()
-        bad = next((c for c in uid if not c.isprintable() or c.isspace()), None)
-        if not uid or bad is not None or len(uid) > 128:
-            shown = repr(uid)[1:-1][:60]
-            rule = "printable characters without spaces, at most 128"
-            raise InputError(
-                f"{where}: '{shown}' is not a device id"
-                + (f" (it holds {bad!r})" if bad is not None else "")
-                + (f" ({len(uid)} characters)" if len(uid) > 128 else ""),
-                # The hint fits where the id came from: a flag takes one, a file one a line.
-                hint=f"--device takes one unit's device.id: {rule}; give --device once per unit"
-                if where == "--device"
-                else f"one device id per line: the units' device.id, {rule}",
-            )
-        if opts["mqtt_url"]:  # MQTT's rule too, said where the id came from as the above
-            try:
-                check_device_id(uid)
-            except InputError as e:
-                raise InputError(f"{where}: {e.message}", hint=e.hint) from None
-        out.append(uid)
-    return out
 
 
 def _split_mdash(url: str) -> SplitResult:

@@ -19,6 +19,7 @@ from ..push.ledger_status import campaign_finished, read_status
 from ..push.mqtt import MqttTransport
 from ..text import byte_count, printable
 from ..ui import note
+from ._device_ids import device_ids
 from ._interrupt import stop_on_signals
 from ._push_again import unit_board_again
 from ._push_gate import PUSH_ALLOW, gated_ca
@@ -26,7 +27,6 @@ from ._push_links import (
     CaForecast,
     checked_broker_url,
     connection_targets,
-    device_ids,
     open_transports,
     project_config,
     refuse_before_gate,
