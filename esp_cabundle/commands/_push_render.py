@@ -254,7 +254,7 @@ def _left_counts(report: CampaignReport) -> tuple[int, int]:
 
 def lost_line(report: CampaignReport) -> list[str]:
     """A pass the link's loss stopped: when, and that the units it left are not to blame
-    (they are left as they were, none charged an attempt); the next step by
+    (the units not begun are left as they were, none charged an attempt); the next step by
     :func:`stopped_step`'s rule (it said "run the same command again" of a unit out of
     space too, and of none left), unless a Ctrl-C's line said it already."""
     if report.link_lost is None:
