@@ -118,7 +118,8 @@ def test_a_dry_run_says_when_each_unit_goes_dark(mosquitto: Any, host: Any, in_t
     assert doc["goes_dark"] == {darks[old_id]: 2, "none": 1}, doc["goes_dark"]
     r = CliRunner().invoke(cli, [*argv, "--dry-run"])
     assert r.exit_code == 3, r.output
-    day = f"since {darks[old_id][:10]}"
+    # as push's paragraph says it: "at least since" the day, check's roadmap date beside
+    day = f"at least since {darks[old_id][:10]} (roadmap: 2024-06-06)"
     assert "Current CA goes dark" in r.output and f"{day}  2" in r.output, r.output
     for uid in (old_id, full_id):
         (line,) = [x for x in r.output.splitlines() if x.startswith(uid + " ")]

@@ -6,8 +6,8 @@ keep every text whole."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
-from datetime import timezone
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES, UnitRow
@@ -29,6 +29,7 @@ from ..push.ledger_status import (
     read_consistently,
     unit_darks,
 )
+from ..push.room import room_cells
 from ..text import plural, some
 from ..ui import (
     Column,
@@ -38,7 +39,7 @@ from ..ui import (
     note,
     table_width,
 )
-from ._push_dates import date_lines
+from ._push_dates import Roadmap, dark_words, date_lines, roadmap_note
 from ._push_status_units import status_next, told_first
 from ._push_until import end_words
 
@@ -426,6 +427,11 @@ def render_dry_run(
     silent = _never_answered(rows, "did not answer")
     tally = Counter(r.goes_dark for r in rows)
     dark = {v: tally[v] for v in sorted(tally, key=dark_order)}
+    since, roadmap = _dry_run_failing(rows)
+
+    def words(value: str) -> str:
+        return dark_words(value, since, roadmap)
+
     if opts["as_json"]:
         code = dry_run_exit_code(rows, refused=refused)
         would_finish = not code
@@ -443,15 +449,18 @@ def render_dry_run(
         )
         return
     quiet = opts["quiet"]
+    rooms, room_notes = room_cells([r.room for r in rows])  # "unknown": why said below
     table = [
-        (r.id, r.state, r.fw_version or "", _dark_cell(r.goes_dark), r.room or "", _why_cell(r))
-        for r in rows
+        (r.id, r.state, r.fw_version or "", words(r.goes_dark), room, _why_cell(r))
+        for r, room in zip(rows, rooms, strict=True)
     ]  # fmt: skip  # room: as --json's, the verdict first (a cut cell keeps "fits", ...)
     headers = (
         "unit", "would", _FIRMWARE, Column("goes dark", hide=2), _ROOM,
         Column("current CA / why", cut=True, least=16),
     )  # fmt: skip
     echo(format_table(headers, table, width=table_width()), quiet=quiet)
+    for line in room_notes:
+        echo(line, quiet=quiet, wrap=True)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
@@ -469,11 +478,21 @@ def render_dry_run(
     )
     unused = _unused_clause([r.state for r in rows])
     _print_notes(notes, said, quiet=quiet)
-    for line in _dark_summary(dark, judged_against):
+    for line in _dark_summary(dark, judged_against, words, roadmap):
         echo(line, quiet=quiet, wrap=True)
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
         echo(line, quiet=quiet, wrap=True)
+
+
+def _dry_run_failing(rows: Sequence[SurveyRow]) -> tuple[str | None, Roadmap | None]:
+    """The date a push would keep as ``failing_since`` (the earliest past one found) and
+    the roadmap's beside it, as the campaign keeps them (``note_old_ca``)."""
+    past = [r for r in rows if r.goes_dark not in (NONE_FOUND, UNKNOWN) and is_past(r.goes_dark)]
+    if not past:
+        return None, None
+    first = min(past, key=lambda r: datetime.fromisoformat(r.goes_dark))
+    return first.goes_dark, first.roadmap
 
 
 def _why_cell(row: SurveyRow) -> str:
@@ -495,25 +514,25 @@ def _per_state(view: StatusView) -> list[tuple[str, int, str]]:
     return out
 
 
-def _dark_cell(value: str) -> str:
-    """A go-dark date as a table shows it: the day, "since" the day when it passed."""
-    if value == NONE_FOUND:
-        return "none found"  # no failure within the forecast (20 years)
-    if value == UNKNOWN:
-        return value
-    return f"since {value[:10]}" if is_past(value) else value[:10]
-
-
-def _dark_summary(dark: dict[str, int], judged_against: str | None) -> list[str]:
-    """Units per day their current CA stops accepting the campaign's servers; when the
-    run named none (a plain mqtt:// broker, no --server), why every date is unknown."""
+def _dark_summary(
+    dark: dict[str, int],
+    judged_against: str | None,
+    words: Callable[[str], str] = dark_words,
+    roadmap: Roadmap | None = None,
+) -> list[str]:
+    """Units per day their current CA stops accepting the campaign's servers, each day in
+    ``words`` (the units' table's); when the run named none (a plain mqtt:// broker, no
+    --server), why every date is unknown; ``roadmap``: check's roadmap date a day shows,
+    said below the table (where no paragraph above said it)."""
     if not dark:
         return []
-    rows = [(_dark_cell(v), n) for v, n in dark.items()]
+    rows = [(words(v), n) for v, n in dark.items()]
     out = [
         "\nCurrent CA goes dark (each unit's file, against the campaign's servers):",
         format_table(("goes dark", "units"), rows, width=table_width()),
     ]
+    if roadmap is not None and any("(roadmap: " in c for c, _ in rows):
+        out.append(roadmap_note(roadmap))
     if UNKNOWN in dark and judged_against == NOTHING_JUDGED:
         out.append(
             "unknown: the campaign named no server to judge the units' files against; "
@@ -544,12 +563,18 @@ def render_status(view: StatusView, *, show_all: bool, ledger: Path | str = "") 
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
-    for line in _dark_summary(view.dark, meta.get(JUDGED_KEY)):
+    since = meta.get("failing_since")
+
+    def words(value: str) -> str:
+        return dark_words(value, since, roadmap)
+
+    # a settled campaign says no paragraph: the roadmap's date its table shows is said below
+    for line in _dark_summary(view.dark, meta.get(JUDGED_KEY), words, roadmap if settled else None):
         echo(line, wrap=True)
     if left:
         echo(f"\nNot yet updated ({left}):")
         table = [
-            (r.id, r.state, r.attempts, r.last_seen or "never", _dark_cell(d), _error_cell(r))
+            (r.id, r.state, r.attempts, r.last_seen or "never", words(d), _error_cell(r))
             for r, d in view.left
         ]
         headers = (

@@ -553,7 +553,8 @@ def _dry_run(
 def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> None:
     """Show a campaign's ledger: units per state (the first ten of each by id, and how
     many more), the day each unit's current CA file stops accepting the campaign's
-    servers ("goes dark": a date, "since" a date when it already fails, "none found"
+    servers ("goes dark": a date, "at least since" a date when it already fails, with
+    check's roadmap date beside it when it tells one, "none found"
     within the forecast's 20 years, or "unknown": its file never read or not judged,
     or recorded by an older release), and the units not updated yet. Exit 0 when the
     campaign is finished (every unit verified, up to date, reconnected or unused; --json's

@@ -37,21 +37,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from ..dates import as_utc
-from ..errors import ArgumentTypeError, EspCabundleError, UnitRpcError, UnitUnreachable
+from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
-from ..text import byte_count, shorten
+from ..text import byte_count
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_files import TEXT_CAP
 from .ledger_meta import (
     DARK_KEY,
     JUDGED_KEY,
     ROADMAP_KEY,
     ROADMAP_WHY_KEY,
     go_dark_value,
-    is_roadmap_why,
+    roadmap_value,
 )
 from .ledger_schema import PROGRESS
 from .refusals import out_of_space
@@ -389,7 +388,7 @@ class _Run:
         when = self.options.deadline_for(old)
         failing = when is not None and when <= _now_utc()
         ask = self.options.roadmap_for if failing else None
-        roadmap = _roadmap_value(ask(old)) if ask is not None else None  # before any write
+        roadmap = roadmap_value(ask(old)) if ask is not None else None  # before any write
         self.record_date(key, old, when)
         with self._lock:
             self._deadlines[key] = when
@@ -432,24 +431,6 @@ def ledger_instant(when: datetime) -> str:
     """The one form the ledger's row check reads back (UTC, +00:00): a library caller's
     date of another zone, or naive (UTC), is converted rather than kept as given."""
     return as_utc(when).isoformat()
-
-
-def _roadmap_value(value: object) -> tuple[datetime, str] | None:
-    """``roadmap_for``'s answer, checked before the ledger holds it (as
-    :func:`~.ledger_meta.go_dark_value`): None, or a datetime and the kinds, one line of text."""
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 2:
-        when, why = value
-        if isinstance(when, datetime) and isinstance(why, str) and is_roadmap_why(why):
-            return as_utc(when), why
-    shown = shorten(repr(value), 200)  # a why past the cap is not echoed whole
-    raise ArgumentTypeError(
-        f"roadmap_for gave {shown}: None or (a datetime, the server kinds as one line of "
-        f"at most {TEXT_CAP} characters) is needed",
-        hint="return (since.roadmap_since, since.roadmap_why) of check's failing_since, "
-        "or None when it has no roadmap date",
-    )
 
 
 def run_campaign(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ..dates import as_utc
 from ..errors import ArgumentTypeError, InputError
 from ..text import printable, shorten
 from .ledger_files import DAMAGED_HINT, TEXT_CAP, LedgerDamaged
@@ -28,6 +29,7 @@ __all__ = [
     "checked_meta",
     "go_dark_value",
     "is_roadmap_why",
+    "roadmap_value",
 ]
 
 SCHEMA_VERSION = 2  # the newest schema this release reads and writes (1 is migrated)
@@ -220,4 +222,22 @@ def go_dark_value(value: object) -> str:
         f"go_dark_for gave {value!r}: an ISO date, {NONE_FOUND!r} or {UNKNOWN!r} is needed",
         hint="return when.isoformat() for a date, 'none' when it never fails, 'unknown' "
         "when not judged",
+    )
+
+
+def roadmap_value(value: object) -> tuple[datetime, str] | None:
+    """``roadmap_for``'s answer, checked before the ledger holds it (as
+    :func:`go_dark_value`): None, or a datetime and the kinds, one line of text."""
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 2:
+        when, why = value
+        if isinstance(when, datetime) and isinstance(why, str) and is_roadmap_why(why):
+            return as_utc(when), why
+    shown = shorten(repr(value), 200)  # a why past the cap is not echoed whole
+    raise ArgumentTypeError(
+        f"roadmap_for gave {shown}: None or (a datetime, the server kinds as one line of "
+        f"at most {TEXT_CAP} characters) is needed",
+        hint="return (since.roadmap_since, since.roadmap_why) of check's failing_since, "
+        "or None when it has no roadmap date",
     )

@@ -9,6 +9,7 @@ cannot fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..text import byte_count
@@ -16,7 +17,7 @@ from ..text import byte_count
 if TYPE_CHECKING:
     from .campaign_types import PushFile
 
-__all__ = ["in_place_may_fit", "in_place_room", "room_for"]
+__all__ = ["in_place_may_fit", "in_place_room", "room_cells", "room_for"]
 
 # LittleFS keeps a file this small inline in its metadata (inline_max is at most an
 # eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
@@ -140,3 +141,20 @@ def in_place_room(push: PushFile, current: bytes | None, free: int | None) -> st
         f"system (LittleFS may keep it until the new file is written: then it needs {need} "
         "free)"
     )
+
+
+_UNKNOWN = "unknown: "
+
+
+def room_cells(rooms: Sequence[str | None]) -> tuple[list[str], list[str]]:
+    """The dry-run table's room cells for :func:`room_for`'s words, and the lines said
+    once below it: an "unknown: WHY" is "unknown" in its cell (numbered when the units'
+    reasons differ) and its reason below, where every mDash row repeated one long
+    sentence that cut the table; the others, each unit's own sizes, are kept whole."""
+    reasons = list(dict.fromkeys(r[len(_UNKNOWN) :] for r in rooms if r and r.startswith(_UNKNOWN)))
+    mark = {why: f" ({n})" if len(reasons) > 1 else "" for n, why in enumerate(reasons, 1)}
+    cells = [
+        f"unknown{mark[r[len(_UNKNOWN) :]]}" if r and r.startswith(_UNKNOWN) else r or ""
+        for r in rooms
+    ]
+    return cells, [f"room unknown{mark[why]}: {why}" for why in reasons]

@@ -6,14 +6,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ..certs import load_certificates
-from ..dates import as_utc
+from ..dates import as_utc, now
 from ..errors import EspCabundleError, UnitUnreachable
 from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import INFO_METHOD, UnitFiles
-from .ledger_meta import UNKNOWN, go_dark_value
+from .ledger_meta import NONE_FOUND, UNKNOWN, go_dark_value, roadmap_value
 from .room import room_for
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
@@ -30,6 +31,7 @@ __all__ = [
 # The states after which a real run would leave nothing to do ("unused": the firmware
 # does not read the file, which no run changes; see CampaignReport.ok).
 WOULD_FINISH = frozenset({"up-to-date", "would-write", "unused"})
+Roadmap = tuple[datetime, str] | None  # roadmap_for's answer: check's roadmap date, kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +56,13 @@ class SurveyRow:
     # push records it (``push status``'s goes_dark): a dry run is read to learn when
     # the fleet goes dark before anything is written. "unknown": not read or judged.
     goes_dark: str = UNKNOWN
+    # Beside a past ``goes_dark``: check's roadmap date and kinds for that file
+    # (``roadmap_for``), which the text's table shows as a push's paragraph says it;
+    # not in --json, whose campaign facts carry the one a push keeps.
+    roadmap: Roadmap = None
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {k: getattr(self, k) for k in self.__slots__}
+        out = {k: getattr(self, k) for k in self.__slots__ if k != "roadmap"}
         if self.current_roots is not None:
             out["current_roots"] = [{"label": n, "sha256": f} for n, f in self.current_roots]
         return out
@@ -98,15 +104,20 @@ def list_roots(data: bytes | None) -> tuple[tuple[str, str], ...] | None:
     return tuple(dict.fromkeys((c.label, c.sha256) for c in certs))
 
 
-def _goes_dark(options: CampaignOptions, data: bytes | None) -> str:
+def _goes_dark(options: CampaignOptions, data: bytes | None) -> tuple[str, Roadmap]:
     """A file's go-dark date as a push keeps it for the unit holding it (the campaign's
-    ``record_date``): ``go_dark_for``'s, else ``deadline_for``'s date; no file: unknown."""
+    ``record_date``): ``go_dark_for``'s, else ``deadline_for``'s date; no file: unknown;
+    and, beside a past one, ``roadmap_for``'s date (as ``note_old_ca`` asks it)."""
     if data is None:
-        return UNKNOWN
+        return UNKNOWN, None
     if options.go_dark_for is not None:
-        return go_dark_value(options.go_dark_for(data))
-    when = options.deadline_for(data) if options.deadline_for is not None else None
-    return UNKNOWN if when is None else as_utc(when).isoformat()
+        dark = go_dark_value(options.go_dark_for(data))
+    else:
+        when = options.deadline_for(data) if options.deadline_for is not None else None
+        dark = UNKNOWN if when is None else as_utc(when).isoformat()
+    past = dark not in (UNKNOWN, NONE_FOUND) and datetime.fromisoformat(dark) <= now()
+    ask = options.roadmap_for if past else None
+    return dark, roadmap_value(ask(data)) if ask is not None else None
 
 
 def survey(
@@ -124,7 +135,7 @@ def survey(
     out: dict[str, SurveyRow] = {}
     queue = deque(listing)
     lock, judging = threading.Lock(), threading.Lock()
-    darks: dict[str, str] = {}  # a file's SHA-256 -> its go-dark date
+    darks: dict[str, tuple[str, Roadmap]] = {}  # a file's SHA-256 -> its go-dark date
 
     try:  # a broker lists no units: the silent ones found at once, not a timeout each
         silent = silent_units(
@@ -168,7 +179,7 @@ def survey(
         old = sha256_hex(current) if current is not None else "none"
         try:
             with judging:  # each file judged once, not by every worker that meets it
-                dark = darks.get(old) or darks.setdefault(old, _goes_dark(options, current))
+                dark, road = darks.get(old) or darks.setdefault(old, _goes_dark(options, current))
         except EspCabundleError as e:  # a library caller's go_dark_for gave no date
             return SurveyRow(ref.id, via, "failed", info.fw_version, old, error=_said(e))
         listed = list_roots(current)
@@ -176,7 +187,7 @@ def survey(
         if current == push.data:
             return SurveyRow(
                 ref.id, via, "up-to-date", info.fw_version, old, current=roots,
-                current_roots=listed, goes_dark=dark,
+                current_roots=listed, goes_dark=dark, roadmap=road,
             )  # fmt: skip
         fits, room = room_for(
             push, current, info.fs_free, in_place=options.in_place, size=info.fs_size
@@ -192,7 +203,7 @@ def survey(
         if fits is False:
             return SurveyRow(
                 ref.id, via, "failed", info.fw_version, old, error=f"would fail: {room}",
-                current=roots, current_roots=listed, room=room, goes_dark=dark,
+                current=roots, current_roots=listed, room=room, goes_dark=dark, roadmap=road,
             )  # fmt: skip
         return SurveyRow(
             ref.id,
@@ -204,6 +215,7 @@ def survey(
             current_roots=listed,
             room=room,
             goes_dark=dark,
+            roadmap=road,
         )
 
     def worker() -> None:
