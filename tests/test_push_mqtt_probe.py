@@ -7,6 +7,7 @@ end a probe's wait, and a pass probed even when ``stop`` was set."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
@@ -177,3 +178,25 @@ def test_stop_ends_a_dry_runs_probe_as_a_passs(mosquitto: Any) -> None:
         transport.close()
     assert rows == [] and elapsed < 1.5, (rows, elapsed)
     assert transport._waiting == {}
+
+
+def test_a_slow_unit_is_not_asked_a_write_twice(mosquitto: Any) -> None:
+    """Asking a unit still silent once more is for requests that only read: a slow unit
+    does both, and an ``FS.Put`` append asked again added its chunk twice (as the HTTP
+    pool no longer resends a write, adf6df1)."""
+    unit = mongoose_unit("esp32-slow-write", delay=1.7)  # answers after the ask-again point
+    host = MqttUnitHost(mosquitto.port, [unit])
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [unit.unit_id])
+    chunk = {"filename": "/appended.txt", "data": base64.b64encode(b"abc").decode()}
+    try:
+        found = transport.probe(transport.ids, "FS.Put", {**chunk, "append": True}, timeout=2.0)
+        for _ in range(100):  # a second request, if sent, is served after the first
+            if not host.waiting:
+                break
+            time.sleep(0.05)
+    finally:
+        transport.close()
+        host.close()
+    assert found == {}  # it answered, late
+    assert unit.image.read("/appended.txt") == b"abc"
+    assert unit.count("FS.Put") == 1

@@ -37,7 +37,14 @@ from ..errors import (
 from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .http import tls_context
-from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
+from .rpc import (
+    MAX_ANSWER_BYTES,
+    READ_ONLY_METHODS,
+    FrameShape,
+    next_call_id,
+    parse_answer,
+    request_frame,
+)
 from .transport import LinkLost, Traffic, UnitRef
 from .urls import refuse_url_secrets, split_url
 
@@ -388,7 +395,10 @@ class MqttTransport:
         waits longer than before (every unit silent, the common case of a fleet mostly
         off, still costs one timeout), at the price of a second request to each silent
         unit (and to a slow one, whose answer comes after that point). An answer to a
-        second request does not extend the others' wait, as answers still coming do."""
+        second request does not extend the others' wait, as answers still coming do.
+        Only a ``method`` that reads (READ_ONLY_METHODS) is asked again: a slow unit
+        does both requests, and a write done twice (an ``FS.Put`` append, an
+        ``FS.Rename``) is not the write asked for."""
         silent: dict[str, UnitUnreachable] = {}
         sent: deque[tuple[str, _Waiter, float]] = deque()
         again: deque[tuple[str, _Waiter, float]] = deque()  # to ask again, oldest first
@@ -441,7 +451,8 @@ class MqttTransport:
                     return {}
                 entry = (unit, self._send(unit, method, params), time.monotonic())
                 sent.append(entry)
-                again.append(entry)
+                if method in READ_ONLY_METHODS:  # a write done twice is another write
+                    again.append(entry)
             while sent:
                 if not settle():
                     return {}
