@@ -95,3 +95,15 @@ def test_only_the_first_duplicates_are_named() -> None:
     assert text is not None and text.endswith("u2 (f:2, f:2), and 27 more"), text
     assert text.startswith("note: 30 unit ids given more than once")
     assert duplicates_note([("a", "--device"), ("b", "--device")]) is None
+
+
+def test_an_id_on_many_lines_names_its_first_lines_and_a_count() -> None:
+    """A file listing one id on every line: the note named each line (a 4 MiB file,
+    2 million of them, in one line on stderr); now the first five and how many more."""
+    ids = [("esp32-01", f"units.txt:{n}") for n in range(1, 100_001)] + [("esp32-01", "--device")]
+    text = duplicates_note(ids)
+    assert text == (
+        "note: 1 unit id given more than once, each taken once: esp32-01 (--device, "
+        "units.txt:1, units.txt:2, units.txt:3, units.txt:4, units.txt:5, and 99,995 more "
+        "lines)"
+    ), text

@@ -99,9 +99,17 @@ def duplicates_note(ids: Sequence[tuple[str, str]], *, shown: int = 10) -> str |
     )
 
 
+# The file lines named for one id: a file listing one id on every line (an export whose
+# id column came out the same) named each of up to 2 million lines in one note.
+_LINES_SHOWN = 5
+
+
 def _places(wheres: list[str]) -> str:
-    """Where an id was given: each file line, and --device with its count."""
+    """Where an id was given: its first file lines (then how many more), and --device
+    with its count."""
     flags = wheres.count("--device")
     lines = [w for w in wheres if w != "--device"]
     flag = ["--device" if flags == 1 else f"--device {flags} times"] if flags else []
-    return ", ".join(flag + lines)
+    more = len(lines) - _LINES_SHOWN
+    rest = [f"and {more:,} more lines"] if more > 0 else []
+    return ", ".join(flag + lines[:_LINES_SHOWN] + rest)
