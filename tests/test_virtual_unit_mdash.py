@@ -284,3 +284,18 @@ def test_a_failed_request_is_recorded_not_printed(capsys: pytest.CaptureFixture[
         cloud.close()
     assert cloud.errors == ["RuntimeError: boom"] and cloud.error_count == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_test_that_leaves_a_virtual_mdash_running_leaves_no_key_behind(in_tmp: Path) -> None:
+    """The suite's UnitProcess.close() stops a virtual mDash as a user does (SIGTERM),
+    so its private key folder in the temporary directory goes with it: killed (SIGKILL),
+    it cannot remove it, and every test run left one behind."""
+    unit = UnitProcess("--mdash", "http://127.0.0.1:0", "--id", "d-1", cwd=in_tmp)
+    try:
+        key = Path(shlex.split(unit.line)[-1])
+        assert key.name == "mdash-api-key" and key.parent.name.startswith("esp-cabundle-mdash-")
+        assert key.is_file()
+    finally:
+        unit.close()
+    assert unit.proc.returncode == 0
+    assert not key.parent.exists()

@@ -394,9 +394,15 @@ class UnitProcess:
         return self.proc.returncode, err or ""
 
     def close(self) -> None:
+        """Stopped as a user stops it (SIGTERM), so it removes what it made (a virtual
+        mDash's private key folder in the temporary directory); killed only if it hangs."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=COMMAND_TIMEOUT)
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=COMMAND_TIMEOUT)
 
 
 class BackgroundUnits:
