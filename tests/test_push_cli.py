@@ -387,15 +387,10 @@ def test_a_past_until_is_said_as_typed(in_tmp: Path, until: str, said: str) -> N
     assert "+00:00" not in out and sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
-def test_a_bad_until_does_not_offer_now_which_it_refuses(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_until_does_not_offer_now_which_it_refuses(in_tmp: Path) -> None:
     """``--until tomorrow`` was answered "expected YYYY-MM-DD (or an ISO date-time, or
     'now')", hint "... now or today", and ``--until now`` is always already past: an
     end's refusal offers today, which it takes; check's --until still offers now."""
-    from support.doc_commands import freeze_clock
-
-    freeze_clock(monkeypatch)  # one clock for every module (an earlier test's may linger)
     write_ca(in_tmp)
     argv = ("push", "--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board",
             "mdash-arduino", "--bundle", "ca.pem", "--watch", "--until")  # fmt: skip

@@ -183,27 +183,41 @@ def markdown_commands(path: Path, *, label: str | None = None) -> list[Command]:
 # Clock and environment
 
 
+class _Frozen:
+    """The frozen instant (None: live), set through the test's monkeypatch."""
+
+    when: datetime | None = None
+
+
+def _frozen_now() -> datetime:
+    """:func:`freeze_clock`'s ``now``. A module imported under a freeze binds it where
+    monkeypatch did not set it and so cannot undo it: it keeps no instant of its own."""
+    if _Frozen.when is not None:
+        return _Frozen.when
+    import esp_cabundle.dates as dates
+
+    return datetime.now(timezone.utc) if dates.now is _frozen_now else dates.now()
+
+
+_frozen_now.frozen_clock = True  # type: ignore[attr-defined]
+
+
 def freeze_clock(monkeypatch: Any, today: str = TODAY) -> datetime:
     """Make ``esp_cabundle.dates.now`` (and every module's imported copy) return
-    ``today``, 00:00 UTC.
-
-    A module first imported while an earlier test's clock was frozen holds that test's
-    fake for good (monkeypatch restores only what it set): it is replaced too."""
+    ``today``, 00:00 UTC, until ``monkeypatch`` is undone. A copy marked
+    ``frozen_clock`` is replaced too: this file is imported as ``support.doc_commands``
+    and ``tests.support.doc_commands``, each with its own :class:`_Frozen`."""
     import esp_cabundle.dates as dates
 
     when = datetime.fromisoformat(today).replace(tzinfo=timezone.utc)
     original = dates.now
-
-    def fake() -> datetime:
-        return when
-
-    fake.frozen_clock = True  # type: ignore[attr-defined]
+    monkeypatch.setattr(_Frozen, "when", when)
     for name, mod in list(sys.modules.items()):
         if name == "esp_cabundle" or name.startswith("esp_cabundle."):
             for attr, value in list(vars(mod).items()):
-                stale = isinstance(value, FunctionType) and getattr(value, "frozen_clock", 0)
-                if value is original or stale is True:
-                    monkeypatch.setattr(mod, attr, fake)
+                marked = isinstance(value, FunctionType) and getattr(value, "frozen_clock", 0)
+                if value is not _frozen_now and (value is original or marked is True):
+                    monkeypatch.setattr(mod, attr, _frozen_now)
     return when
 
 
