@@ -21,7 +21,7 @@ from .arguments import require_path
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import ArgumentTypeError, ConfigError, InputError
-from .file_kinds import names_a_directory
+from .file_kinds import names_a_directory, shell_path
 from .fileio import is_found
 from .formats import FORMATS, IMAGE_FORMATS, implied_format
 from .spelling import CONFIG_SPELLING, PYTHON
@@ -230,7 +230,9 @@ def load_config(path: str | Path) -> Config:
 
     require_path(path, "load_config")
     p = Path(path)
-    return parse_config(read_yaml_text(p, what="config file"), path=p)
+    # A -c naming a file not written yet: say the command that writes one there.
+    hint = f"write one with: esp-cabundle init -o {shell_path(p)}"
+    return parse_config(read_yaml_text(p, what="config file", hint=hint), path=p)
 
 
 def _section_parsers(keys: set[str]) -> Mapping[str, Callable[[Node], Any]]:

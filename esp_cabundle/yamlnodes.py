@@ -391,9 +391,10 @@ def _key(node: Any, where: str) -> Any:
     return _scalar(node, where)
 
 
-def read_yaml_text(path: Path, *, what: str) -> str:
-    """A YAML file's text, read no further than the YAML size cap."""
-    data = read_input(path, what=what, error=ConfigError, max_bytes=MAX_YAML_INPUT)
+def read_yaml_text(path: Path, *, what: str, hint: str | None = None) -> str:
+    """A YAML file's text, read no further than the YAML size cap; ``hint``: how to make
+    a missing one (a name near it, beside it, is said instead)."""
+    data = read_input(path, what=what, error=ConfigError, hint=hint, max_bytes=MAX_YAML_INPUT)
     wording = "cannot read {what}: not UTF-8 at {at}"
     return decoded_utf8(data, what=what, path=str(path), error=ConfigError, wording=wording)
 

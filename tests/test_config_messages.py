@@ -104,3 +104,12 @@ def test_c_with_a_directory_suggests_its_cabundle_yaml(in_tmp: Path, runner: Cli
     r = runner.invoke(cli, ["build", "-c", "empty/"])  # none there: a FILE placeholder
     assert r.exit_code == 2 and "e.g. -c empty/FILE" in r.stderr, r.output
     assert sorted(p.name for p in in_tmp.iterdir()) == ["empty", "proj"]
+
+
+def test_c_naming_a_missing_file_says_how_to_write_one(in_tmp: Path, runner: CliRunner) -> None:
+    # A new user's `build -c fleet.yaml` before any config exists: the error had no hint.
+    r = runner.invoke(cli, ["build", "-c", "fleet.yaml"])
+    assert r.exit_code == 2, r.output
+    assert "fleet.yaml: no such config file" in r.stderr
+    assert "hint: write one with: esp-cabundle init -o fleet.yaml" in r.stderr
+    assert list(in_tmp.iterdir()) == []
