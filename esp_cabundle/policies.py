@@ -191,6 +191,6 @@ def check_policies(
             add(
                 "over-budget",
                 what,
-                f"{what} is {size} bytes, over the budget of {policy.max_bytes} bytes",
+                f"{what} is {size:,} bytes, over the budget of {policy.max_bytes:,} bytes",
             )
     return out

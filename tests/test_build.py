@@ -81,7 +81,7 @@ def test_service_until_and_budget_policies() -> None:
     tight = BundleSpec(presets=("letsencrypt",), policy=Policy(max_bytes=1000))
     with pytest.raises(PolicyError, match="1 policy violated by the CA from") as e2:
         build_bundle(tight, ())
-    assert "over the budget of 1000 bytes" in e2.value.violations[0]
+    assert "over the budget of 1,000 bytes" in e2.value.violations[0]
 
 
 def test_the_budget_holds_each_output_as_the_device_holds_it() -> None:
@@ -112,13 +112,13 @@ def test_the_budget_holds_each_output_as_the_device_holds_it() -> None:
 
     assert violations(pem - 1, "idf-bundle") == ()
     assert violations(idf - 1, "idf-bundle") == (
-        f"x509_crt_bundle.bin (idf-bundle) is {idf} bytes, over the budget of {idf - 1} bytes",
+        f"x509_crt_bundle.bin (idf-bundle) is {idf:,} bytes, over the budget of {idf - 1:,} bytes",
     )
     assert violations(pem - 1, "pem", "idf-bundle") == (
-        f"ca.pem is {pem} bytes, over the budget of {pem - 1} bytes",
+        f"ca.pem is {pem:,} bytes, over the budget of {pem - 1:,} bytes",
     )
     assert violations(pem, "pem", "c") == (
-        f"the PEM string in ca_pem.h is {pem + 1} bytes, over the budget of {pem} bytes",
+        f"the PEM string in ca_pem.h is {pem + 1:,} bytes, over the budget of {pem:,} bytes",
     )
     assert violations(1, "json") == ()  # no device reads the manifest
 
@@ -301,7 +301,7 @@ def test_max_bytes_in_a_project_of_only_an_idf_bundle(runner: CliRunner, in_tmp:
     code, out, err = run(runner, "build", "--max-bytes", str(bundle - 1))
     assert code == 1, out + err
     assert (
-        f"x509_crt_bundle.bin (idf-bundle) is {bundle} bytes, over the budget of {bundle - 1} "
+        f"x509_crt_bundle.bin (idf-bundle) is {bundle:,} bytes, over the budget of {bundle - 1:,} "
         "bytes" in err
     )
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]

@@ -102,7 +102,7 @@ def test_every_name_of_standard_output_is_worded_as_it(
     r = runner.invoke(cli, ["build", *LE, "-f", "der", "-o", stdout, "--max-bytes", "10"])
     assert r.exit_code == 1, r.output
     said = " ".join(r.stderr.split())
-    assert "- the der output on standard output is 3736 bytes, over the budget of 10" in said
+    assert "- the der output on standard output is 3,736 bytes, over the budget of 10" in said
     args = ["build", *LE, "-f", "c", "-o", stdout, "--max-bytes", "10"]
     r = runner.invoke(cli, args)
     assert r.exit_code == 1, r.output
