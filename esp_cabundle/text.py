@@ -151,8 +151,9 @@ _LOOKALIKE = str.maketrans("lio", "110")
 def closest(word: str, choices: Iterable[str], *, most: int = 4) -> tuple[str, ...]:
     """The choices nearest a mistyped ``word`` (case ignored), in the choices' order; all
     of those tied for nearest, so ``amazon-root-ca-l`` offers -1 to -4 rather than one
-    picked by sort order, unless one differs only by a look-alike (l for 1). Empty when
-    nothing is near (difflib's usual 0.6 cutoff)."""
+    picked by sort order, unless one differs only by a look-alike (l for 1). With nothing
+    near (difflib's usual 0.6 cutoff), those whose first words it is (``idf`` for
+    ``idf-bundle``: difflib counts a prefix as far); else empty."""
     import difflib  # deferred: only a mistyped name needs it
 
     key, names = word.strip().lower(), list(dict.fromkeys(choices))
@@ -169,6 +170,8 @@ def closest(word: str, choices: Iterable[str], *, most: int = 4) -> tuple[str, .
             best, found = r, [c]
         elif r == best:
             found.append(c)
+    if not found and len(key) >= 2:  # a first word typed alone: "idf" for idf-bundle
+        found = [c for c in names if c.lower().startswith(key + "-")]
     return tuple(found[:most])
 
 

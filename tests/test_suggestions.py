@@ -43,6 +43,21 @@ def test_suggest_keeps_the_hint_and_offers_only_what_is_near() -> None:
     assert suggest("SPIFS", ["nvs", "spiffs"]) == "did you mean 'spiffs'?"
 
 
+def test_a_first_word_typed_alone_offers_the_names_it_begins() -> None:
+    """``-f idf`` said only the list of formats: difflib puts idf-bundle far from idf.
+    A word that begins names (before a hyphen) offers them; one that only begins a word
+    inside a name, or a single letter, does not."""
+    formats = ["pem", "der", "c", "json", "idf-bundle", "littlefs", "spiffs"]
+    assert closest("idf", formats) == ("idf-bundle",)
+    assert closest("IDF", formats) == ("idf-bundle",)
+    r = CliRunner().invoke(cli, ["build", "-f", "idf", "-o", "x.bin"])
+    assert r.exit_code == 2 and "did you mean 'idf-bundle'?" in r.output, r.output
+    assert closest("root", ["isrg-root-x1", "isrg-root-x2"]) == ()
+    assert closest("i", ["idf-bundle"]) == ()
+    boards = ["arduino-esp32-spiffs", "arduino-esp32-littlefs", "esp-idf-spiffs"]
+    assert closest("arduino", boards) == tuple(boards[:2])
+
+
 def test_library_profile_errors_suggest_and_keep_the_list() -> None:
     with pytest.raises(InputError) as i:
         get_spiffs_profile("esp-iff")
