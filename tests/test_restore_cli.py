@@ -247,3 +247,27 @@ def test_force_over_a_later_update_reports_what_the_unit_holds(
     assert open_image(mongoose_unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
     (entry,) = Journal(first).entries("24:0a:c4:12:34:56")
     assert entry.status == "stale"
+
+
+def test_a_board_keeping_another_file_system_is_refused(
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """restore --board naming a board whose file system is not the one the update wrote
+    (mongoose-os-esp32-spiffs for a LittleFS update) was restored all the same, and its
+    log and --json recorded the unit as that board: refused, nothing written."""
+    journal = tmp_path / "journal"
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), journal)
+    flashed = mongoose_unit.read(0, len(mongoose_unit.flash))
+    erased = mongoose_unit.stats.sectors_erased
+    log = tmp_path / "station.csv"
+    r = restore(
+        runner, mongoose_unit, journal, "--board", "mongoose-os-esp32-spiffs", "--log", str(log)
+    )
+    assert r.exit_code == 2, r.output
+    assert r.stdout.startswith("FAILED"), r.stdout
+    assert "LittleFS" in r.stdout and "SPIFFS" in r.stdout, r.stdout
+    assert "mongoose-os-esp32-spiffs" in r.stdout
+    assert mongoose_unit.stats.sectors_erased == erased
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == flashed
+    r = restore(runner, mongoose_unit, journal, "--board", "mongoose-os-esp32")
+    assert r.exit_code == 0, r.output

@@ -103,7 +103,8 @@ def restore(
     Ctrl-C, SIGTERM or SIGHUP stops at once before the first write, else after the
     sector being written, says what the unit holds, and exits 130; run the same command
     again to finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
-    unit's chip is checked against that board first.
+    unit's chip is checked against that board first, and an update that wrote another
+    file system than that board's is refused.
 
     Each unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,
     what was put back (the roots by name, + coming back, - going away) and the seconds

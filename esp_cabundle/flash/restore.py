@@ -24,6 +24,7 @@ from ..blocks import FlashCache
 from ..boards import board_file, load_board
 from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError, OutputError
+from ..fs.base import FS_NAMES
 from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
 from ..spelling import PYTHON, Spelling
@@ -162,6 +163,25 @@ def _refusal(
             f"system in (it uses {', '.join(sorted(targets))})"
         )
     return None
+
+
+def _check_asked_board(port: str, entry: JournalEntry, board: Board, spelling: Spelling) -> None:
+    """Refuse (InputError, nothing written) a --board whose file system is not the one the
+    update wrote: the saved sectors would go back all the same, but the run (its line,
+    --json, --log) would record the unit as a board it does not run."""
+    fs = board.filesystem
+    wrong = [p for p in entry.partitions if fs is not None and p.fs_type != fs.fs_type]
+    if not wrong:
+        return
+    p = wrong[0]
+    kept = FS_NAMES.get(fs.fs_type, fs.fs_type) if fs is not None else ""
+    raise InputError(
+        f"{port}: refusing the journaled update of {entry.when}: it wrote "
+        f"{FS_NAMES.get(p.fs_type, p.fs_type)} in partition '{p.name}' for board "
+        f"{entry.board}, but board {board.name} keeps {kept} there; nothing written",
+        hint=f"is this the right --board? the update was made for {entry.board}: "
+        f"{spelling.board_again_for(entry.board)}, or without it (the journal's is taken)",
+    )
 
 
 def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -> list[str]:
@@ -374,6 +394,8 @@ def _restore_flash(
         entry, known = _own_entry(guarded, entries, table, asked, spelling)
         board = asked or _board_of(entry)
     chosen.append(entry)
+    if asked is not None:
+        _check_asked_board(flash.name, entry, asked, spelling)
     mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
         raise InputError(
