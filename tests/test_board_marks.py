@@ -226,3 +226,18 @@ def test_a_mark_no_board_of_its_file_system_keeps_names_no_board_that_cannot_mou
     assert "--board mdash-arduino" not in said, said
     assert "is this the right --board? no shipped board keeps /mdash.cfg on LittleFS" in said
     assert not (in_tmp / "new.bin").exists()
+
+
+def test_a_hint_asking_a_question_goes_on_without_a_semicolon(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, wrong_pem: Path, tmp_path: Path
+) -> None:
+    """A board finding no partition of its subtype asks "is this the right --board?";
+    the boards the table fits were appended after "; ", which read "--board?; the
+    unit's partitions ..." on an esp-idf-littlefs unit flashed as esp-idf-spiffs."""
+    unit = start_unit("--board", "esp-idf-littlefs")
+    argv = ["flash", "-p", unit.url, "--board", "esp-idf-spiffs", "--bundle", str(wrong_pem)]
+    r = runner.invoke(cli, [*argv, "--journal-dir", str(tmp_path / "j")])
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "is this the right --board? the unit's partitions are those of board" in said, said
+    assert "?;" not in said

@@ -123,7 +123,10 @@ def _with_table_board(
             f"(as /mdash.cfg marks mDash): name the one the unit runs, as their CA rules "
             f"differ: {spelling.board_again_for('BOARD')}"
         )
-    return f"{hint}; {said}" if hint else said
+    if not hint:
+        return said
+    # a hint asking "is this the right --board?" goes on as a sentence ("?; " read badly)
+    return f"{hint} {said}" if hint.endswith("?") else f"{hint}; {said}"
 
 
 def _marked(
