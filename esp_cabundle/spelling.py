@@ -143,8 +143,12 @@ class Spelling(NamedTuple):
         """These words, the rerun (:attr:`again`) and the restore (:attr:`restore_port`)
         naming the journal ``journal_dir`` a flash or restore was given (absolute), and
         ``board_file`` (a board given by path, which the journal keeps by name only):
-        run as printed, from any directory, they read that journal, not the default."""
+        run as printed, from any directory, they read that journal, not the default.
+        None: ``$ESP_CABUNDLE_JOURNAL`` when set (the journal the run used), since a shell
+        without that variable would look in the default journal and find nothing."""
         extra = []
+        if journal_dir is None:
+            journal_dir = os.environ.get("ESP_CABUNDLE_JOURNAL") or None
         if journal_dir is not None:
             extra.append(self._journal_words(self.quote(os.path.abspath(journal_dir))))
         if board_file:

@@ -78,6 +78,34 @@ def test_a_cut_mid_write_says_mid_update_and_a_restore_that_runs_as_printed(
     assert unit.read(0, len(unit.flash)) == original
 
 
+def test_a_journal_set_by_the_variable_is_named_in_the_next_step_too(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    in_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """$ESP_CABUNDLE_JOURNAL instead of --journal-dir: the rerun and restore lines (the
+    text's hint is the same words) still name it, so a shell without the variable undoes
+    the update."""
+    (in_tmp / "ca.pem").write_bytes(NEW_CA)
+    unit = cut_unit(virtual_esp32, "mongoose-os-esp32")
+    original = unit.read(0, len(unit.flash))
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", "station journal")
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--port", unit.url]
+    r = runner.invoke(cli, [*args, "--json"])
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    jp = f'"{in_tmp / "station journal"}"'
+    assert f"run the same command again (with --journal-dir {jp})" in u["next"]
+    assert f"'esp-cabundle restore --port {unit.url} --journal-dir {jp}'" in u["next"]
+    # the restore line, run as printed in a shell without the variable, undoes it
+    monkeypatch.delenv("ESP_CABUNDLE_JOURNAL")
+    line = shlex.split(u["next"].split(" or ", 1)[1].split("'")[1])
+    r = runner.invoke(cli, line[1:])
+    assert r.exit_code == 0, r.output
+    assert unit.read(0, len(unit.flash)) == original
+
+
 def test_a_torn_unit_at_another_station_says_interrupted_update(
     virtual_esp32: Start, runner: CliRunner, in_tmp: Path
 ) -> None:
