@@ -24,7 +24,7 @@ from esp_cabundle.flash.interrupt import Cancel, GuardedFlash, UnitInterrupted
 from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.spelling import BOARD_SPELLING
 from esp_cabundle.virtual import VirtualESP32
-from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.flashing import MONGOOSE, NEW_CA, files, flash_mongoose
 from tests.support.gated import gated
 
 Start = Callable[..., VirtualESP32]
@@ -164,7 +164,7 @@ def test_a_write_failure_leaving_it_torn_does_not_restart_the_unit(
     def md5(self: GuardedFlash, offset: int, length: int) -> str:
         if self._writing:
             checks.append(offset)
-            if len(checks) == 2:  # the second sector's check: not as written
+            if len(checks) == 3:  # fs_0's metadata commit's check: not as written
                 return "0" * 32
         return real(self, offset, length)
 
@@ -243,13 +243,40 @@ def test_a_cut_while_finishing_or_restoring_says_mid_update_too(
 def test_a_torn_stop_is_described_as_cut_not_at_a_boundary(
     mongoose_unit: VirtualESP32, tmp_path: Path
 ) -> None:
-    mongoose_unit.arm_cut(sector_writes=1)
+    mongoose_unit.arm_cut(sector_writes=2)  # fs_0's metadata commit
     with pytest.raises(FlashError) as cut:
         flash_mongoose(mongoose_unit, tmp_path)
     stop = cut.value.interruption  # type: ignore[attr-defined]
     assert stop is not None and stop.holds == "broken"
     said = stop.describe()
     assert (
-        "stopped after 1 of 6 sectors of the update, the next one (0x1c1000) cut part-way" in said
+        "stopped after 2 of 6 sectors of the update, the next one (0x190000) not known to be "
+        "written whole" in said
     )
     assert "at a sector boundary" not in said and stop.to_json()["holds"] == "broken"
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_a_cut_in_a_littlefs_data_block_says_the_old_ca_mounts(
+    mongoose_unit: VirtualESP32, tmp_path: Path, k: int
+) -> None:
+    """fs_0's first two writes are new data blocks its old metadata does not use (the
+    commit that uses them comes third): one torn there leaves fs_0 mounting with its
+    old CA file, as the failure says, not "may not mount ... would wipe every other
+    file" (a factory tryout killed the unit in that sector)."""
+    before = mongoose_unit.read(0, len(mongoose_unit.flash))
+    mongoose_unit.arm_cut(sector_writes=k)  # erased, then half programmed
+    with pytest.raises(FlashError) as cut:
+        flash_mongoose(mongoose_unit, tmp_path)
+    stop = cut.value.interruption  # type: ignore[attr-defined]
+    assert stop is not None and stop.torn == 0x1C0000 + k * 0x1000
+    assert mongoose_unit.read(stop.torn, 0x1000) != before[stop.torn : stop.torn + 0x1000]
+    # what the message says is what the unit holds: both partitions mount, old CA file
+    after = mongoose_unit.read(0, len(mongoose_unit.flash))
+    for start, end in MONGOOSE:
+        assert files(after, start, end) == files(before, start, end)
+    assert stop.holds == "old" and [p.holds for p in stop.partitions] == ["old", "old"]
+    message = cut.value.message
+    assert "the unit mounts with its old CA file (what was written is not in use yet)" in message
+    assert "NOT whole" not in message and "may not mount" not in message
+    assert "cut part-way" not in message and "keep the unit" not in (cut.value.hint or "")

@@ -37,7 +37,7 @@ from .plan import PartitionChange, UpdatePlan, reread_problems
 
 if TYPE_CHECKING:
     from ..blocks import FlashCache
-    from .journal import JournalEntry
+    from .journal import JournalEntry, JournalPartition
 
 __all__ = [
     "Cancel",
@@ -148,10 +148,12 @@ class Interruption:
                 f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
                 f"{_NOUN[self.what]}, at a sector boundary"
             )
-        if self.torn is not None:  # a failure, not a stop: the sector in flight is cut
+        # a failure, not a stop: the sector in flight may be cut (acknowledged, not yet
+        # read back: acknowledged data may still be in the stub's buffer)
+        if self.torn is not None:
             head = (
                 f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
-                f"{_NOUN[self.what]}, the next one ({self.torn:#x}) cut part-way"
+                f"{_NOUN[self.what]}, the next one ({self.torn:#x}) not known to be written whole"
             )
         return f"{head}: {self.state()}"
 
@@ -173,9 +175,10 @@ class Interruption:
             old, new = "its old CA file", "the new CA file"
         if holds == "old":
             tail = f"the unit mounts with {old}"
-            if self.written and self.what != "restore":
+            touched = self.written or self.torn is not None
+            if touched and self.what != "restore":
                 tail += " (what was written is not in use yet)"
-            elif self.written == 0 and self.what == "update":
+            elif not touched and self.what == "update":
                 # in the words of a stop before any partition was known: one sentence
                 tail = f"the unit holds {old}" if finished else _UNCHANGED
         elif holds == "new":
@@ -187,8 +190,8 @@ class Interruption:
             tail = "what the file system mounts with in this state is not known"
         else:
             torn = (
-                f"is mid-update (its sector at {self.torn or 0:#x} cut part-way, erased or "
-                "half written) and may not mount"
+                f"is mid-update (its sector at {self.torn or 0:#x} not known to be written "
+                "whole: it may be erased or half written) and may not mount"
             )
             bad = ", ".join(
                 f"'{p.name}' {torn if p.holds == 'unknown' else _WORD[p.holds]}"
@@ -428,7 +431,11 @@ def holdings(
             k += 1
         new = sum(1 for s in seq if s == "new")
         holds: Holds
-        if any(s != "old" for s in seq[k:]):
+        if _torn_leaves_alone(p, seq, k):
+            # LittleFS writes its new data blocks before the commit that points at them:
+            # one the old metadata does not use is torn to no effect
+            holds = "old"
+        elif any(s != "old" for s in seq[k:]):
             holds = "unknown"
         elif k == 0:
             holds = "old"
@@ -436,3 +443,19 @@ def holdings(
             holds = cast("Holds", p.sectors[k - 1].after or "unknown")
         out.append(PartitionHolding(p.name, holds, new, len(seq)))
     return tuple(out)
+
+
+def _torn_leaves_alone(p: JournalPartition, seq: list[SectorState], k: int) -> bool:
+    """Whether the one sector of ``p`` that is neither old nor new, the next in the
+    plan's order (``k``: a cut in flight), leaves it mounting with the old CA file: a
+    LittleFS block written before the metadata commit that uses it (the partition holds
+    "old" before it and with it written whole). LittleFS reads a block only through
+    metadata, whose pairs are committed with a CRC, so whatever a cut left in a block
+    the old metadata does not use is not read; SPIFFS scans every page, and is known
+    only at sector boundaries."""
+    if p.fs_type != "littlefs" or k >= len(seq) or seq[k] != "other":
+        return False
+    if any(s != "old" for s in seq[k + 1 :]):
+        return False
+    before = p.sectors[k - 1].after if k else "old"
+    return before == "old" and p.sectors[k].after == "old"

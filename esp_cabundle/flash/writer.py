@@ -58,6 +58,9 @@ class WriteFailed(FlashError):
         if cut.holds == "broken":
             self.message = f"{self.message}; {cut.state()}"
             self.hint = cut.next_step()
+        elif cut.torn is not None and cut.holds != "unknown":
+            # the sector in flight is one the file system does not read yet: say so
+            self.message = f"{self.message}; {cut.state()}"
         return self
 
 
