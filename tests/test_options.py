@@ -171,7 +171,7 @@ def test_max_bytes_takes_a_size(tmp_path: Path) -> None:
     out = tmp_path / "ca.pem"
     args = ["build", "--preset", "letsencrypt", "--no-lock", "-q", "-o", str(out)]
     r = CliRunner().invoke(cli, [*args, "--max-bytes", "1K"])
-    assert r.exit_code == 1 and "budget of 1024 bytes" in r.output and not out.exists()
+    assert r.exit_code == 1 and "budget of 1,024 bytes" in r.output and not out.exists()
     r = CliRunner().invoke(cli, [*args, "--max-bytes", "64KiB"])
     assert r.exit_code == 0, r.output
 
