@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, write_ca
+from support.raw_http import read_request
 
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import UnitUnreachable
@@ -38,28 +39,6 @@ KEY = "resend-key-51c2"
 # What the server does with one request: bytes answered (the connection kept), or None:
 # the connection closed after the request was read, unanswered.
 Behave = Callable[[int, int, bytes], bytes | None]
-
-
-def _read_request(conn: socket.socket) -> bytes | None:
-    """One whole request (head and Content-Length body); None when the client closed."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    while len(body) < length:
-        body += conn.recv(65536)
-    return body
 
 
 def _answer(body: bytes) -> bytes:
@@ -129,9 +108,10 @@ class Peer:
                     conn.close()  # idle: the client sent nothing since its answer
                     self.idle_closed.set()
                     return
-                body = _read_request(conn)
-                if body is None:
+                request = read_request(conn)
+                if request is None:
                     return
+                body = request[1]
                 self.taken.append((n, body))
                 out = self.behave(n, i, body)
                 if out is None:

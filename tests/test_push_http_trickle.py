@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from support.raw_http import read_request
 
 from esp_cabundle.errors import UnitUnreachable
 from esp_cabundle.push.http import HttpPool, LanTransport
@@ -23,31 +24,10 @@ def _answer(body: bytes, *extra: str) -> bytes:
     return ("\r\n".join([*head, *extra]) + "\r\n\r\n").encode() + body
 
 
-def _frame(request: bytes) -> bytes:
-    """The RPC answer to the request frame in ``request`` (its id, a device id)."""
-    cid = json.loads(request.partition(b"\r\n\r\n")[2])["id"]
+def _frame(body: bytes) -> bytes:
+    """The RPC answer to the request frame ``body`` (its id, a device id)."""
+    cid = json.loads(body)["id"]
     return json.dumps({"id": cid, "result": {"id": "esp32_trickle"}}).encode()
-
-
-def _read_request(conn: socket.socket) -> bytes | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 @pytest.fixture
@@ -63,11 +43,11 @@ def peer() -> Iterator[Callable[[Reply], str]]:
         def serve(conn: socket.socket) -> None:
             with conn:
                 while not stop.is_set():
-                    request = _read_request(conn)
+                    request = read_request(conn)
                     if request is None:
                         return
                     try:
-                        reply(conn, request)
+                        reply(conn, request[1])
                     except OSError:  # the client gave up
                         return
 
@@ -92,8 +72,8 @@ def trickling(*, body_only: bool) -> Reply:
     """A reply sent a byte every 50 ms (a 200-byte answer: 10 s), from its first byte or
     after its whole head."""
 
-    def reply(conn: socket.socket, request: bytes) -> None:
-        whole = _answer(_frame(request) + b" " * 120)
+    def reply(conn: socket.socket, body: bytes) -> None:
+        whole = _answer(_frame(body) + b" " * 120)
         fast = whole.index(b"\r\n\r\n") + 4 if body_only else 0
         conn.sendall(whole[:fast])
         for i in range(fast, len(whole)):  # until it is done or the client hangs up
@@ -136,9 +116,9 @@ def test_a_prompt_answer_still_works_and_keeps_its_connection(
 ) -> None:
     accepted: list[int] = []
 
-    def reply(conn: socket.socket, request: bytes) -> None:
+    def reply(conn: socket.socket, body: bytes) -> None:
         accepted.append(conn.fileno())
-        conn.sendall(_answer(_frame(request)))
+        conn.sendall(_answer(_frame(body)))
 
     url = peer(reply)
     t = LanTransport([url], timeout=1)
@@ -154,8 +134,8 @@ def test_an_answer_closing_its_connection_is_read_whole(peer: Callable[[Reply], 
     """http.client closes the connection before the body is read: the socket stays open
     for the response still reading it."""
 
-    def reply(conn: socket.socket, request: bytes) -> None:
-        conn.sendall(_answer(_frame(request) + b" " * 70000, "Connection: close"))
+    def reply(conn: socket.socket, body: bytes) -> None:
+        conn.sendall(_answer(_frame(body) + b" " * 70000, "Connection: close"))
         conn.shutdown(socket.SHUT_WR)
 
     url = peer(reply)
