@@ -267,6 +267,34 @@ def test_inspect_with_a_board_whose_profile_does_not_mount_says_so(
     assert "read as its bytes say" in said
 
 
+_SPIFFS = slice(0x290000, 0x290000 + 0x160000)  # the mDash Arduino dump's SPIFFS
+
+
+def _filled_dump(*sizes: int) -> bytearray:
+    """The mDash Arduino dump with filler files of these sizes written to its SPIFFS."""
+    from esp_cabundle.fs import open_image
+
+    flash = bytearray(dumps.arduino_dump())
+    image = open_image(bytes(flash[_SPIFFS]), fs_type="spiffs", profile="esp-idf")
+    for i, size in enumerate(sizes):
+        image.write(f"/fill{i + 1 if i else ''}.bin", bytes(size))
+    flash[_SPIFFS] = image.to_bytes()
+    return flash
+
+
+def _refused_big_ca(runner: CliRunner, in_tmp: Path, flash: bytearray) -> str:
+    """update-dump of a CA too big for ``flash``'s SPIFFS: refused (exit 2), no output
+    image written; what it said, white space folded."""
+    (in_tmp / "dump.bin").write_bytes(flash)
+    (in_tmp / "big.pem").write_bytes(_big_pem())
+    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
+    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
+    assert r.exit_code == 2, r.output
+    assert not (in_tmp / "new.bin").exists()
+    return " ".join(r.output.split())
+
+
 @pytest.mark.timeout(60)  # each try planned the power-safe orders: minutes per try
 def test_full_spiffs_says_a_bundle_that_fits_within_seconds(
     runner: CliRunner, in_tmp: Path
@@ -274,24 +302,12 @@ def test_full_spiffs_says_a_bundle_that_fits_within_seconds(
     """The SPIFFS path of the search: an mDash dump whose 1.4 MB SPIFFS a filler file
     left nearly full. The size said fits as the unit's own write takes it, 256 bytes
     more does not; the search tries the write alone, in seconds."""
-    from esp_cabundle.fs import open_image
     from esp_cabundle.fs.spiffs import SpiffsImage
 
-    flash = bytearray(dumps.arduino_dump())
-    off, size = 0x290000, 0x160000
-    image = open_image(bytes(flash[off : off + size]), fs_type="spiffs", profile="esp-idf")
-    image.write("/fill.bin", bytes(950_000))
-    flash[off : off + size] = image.to_bytes()
-    (in_tmp / "dump.bin").write_bytes(flash)
-    (in_tmp / "big.pem").write_bytes(_big_pem())
-    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
-    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
-    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
-    assert r.exit_code == 2, r.output
-    said = " ".join(r.output.split())
+    flash = _filled_dump(950_000)
+    said = _refused_big_ca(runner, in_tmp, flash)
     most = _room_said(said, "spiffs", "SPIFFS")
-    assert not (in_tmp / "new.bin").exists()
-    data = bytes(flash[off : off + size])
+    data = bytes(flash[_SPIFFS])
     SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most))  # fits
     with pytest.raises(ImageError):
         SpiffsImage.open(data, "esp-idf").write("/ca.pem", bytes(most + 256))
@@ -304,21 +320,8 @@ def test_spiffs_with_no_usable_room_does_not_call_its_free_bytes_room(
     """An mDash SPIFFS so full no CA file fits, yet still "bytes free" by SPIFFS_info:
     the hint says there is no room, and that SPIFFS keeps all the free bytes, not a
     free figure next to a refusal; nothing is written."""
-    from esp_cabundle.fs import open_image
-
-    flash = bytearray(dumps.arduino_dump())
-    off, size = 0x290000, 0x160000
-    image = open_image(bytes(flash[off : off + size]), fs_type="spiffs", profile="esp-idf")
-    image.write("/fill.bin", bytes(950_000))
-    image.write("/fill2.bin", bytes(60_900))  # leaves < 256 bytes a new CA could use
-    flash[off : off + size] = image.to_bytes()
-    (in_tmp / "dump.bin").write_bytes(flash)
-    (in_tmp / "big.pem").write_bytes(_big_pem())
-    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
-    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
-    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
-    assert r.exit_code == 2, r.output
-    said = " ".join(r.output.split())
+    flash = _filled_dump(950_000, 60_900)  # leaves < 256 bytes a new CA could use
+    said = _refused_big_ca(runner, in_tmp, flash)
     m = re.search(
         r"partition 'spiffs' has no room for a CA file \(([\d,]+) bytes free, of which "
         r"SPIFFS keeps all for its clean-up and file records; the old /ca.pem's 3,929 bytes "
@@ -329,7 +332,6 @@ def test_spiffs_with_no_usable_room_does_not_call_its_free_bytes_room(
     assert m, said
     assert int(m.group(1).replace(",", "")) > 0
     assert "--max-bytes" not in said and "at most" not in said
-    assert not (in_tmp / "new.bin").exists()
 
 
 @pytest.mark.timeout(60)
@@ -352,16 +354,9 @@ def test_spiffs_filled_into_its_spare_blocks_says_no_bytes_free(
     total, free = SpiffsImage.open(image, "esp-idf").device_space()
     assert free == -7_279, (total, free)  # as meant: 29 pages into the reserve
     flash[off : off + size] = image
-    (in_tmp / "dump.bin").write_bytes(flash)
-    (in_tmp / "big.pem").write_bytes(_big_pem())
-    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
-    argv = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "big.pem"]
-    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
-    assert r.exit_code == 2, r.output
-    said = " ".join(r.output.split())
+    said = _refused_big_ca(runner, in_tmp, flash)
     assert (
         "partition 'spiffs' has no room for a CA file (no bytes free: its files reach 7,279 "
         "bytes into the two blocks SPIFFS keeps in reserve; the old /ca.pem's 3,929 bytes"
     ) in said, said
     assert "-7,279" not in said
-    assert not (in_tmp / "new.bin").exists()
