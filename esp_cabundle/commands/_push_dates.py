@@ -95,7 +95,7 @@ def date_lines(
             line = f"{head}; {_roadmap_words(*roadmap)}. A {rest}"
         fresh = pending - begun
         why = [f"{fresh} pending: never started"] if fresh else []
-        why += [f"{begun} pending: begun, not finished"] if begun else []
+        why += [f"{begun} pending: begun but not finished"] if begun else []
         why += [f"{offline} offline"] if offline else []
         if why:
             line += (

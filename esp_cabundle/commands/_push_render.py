@@ -192,7 +192,7 @@ BEGUN = "pending, begun"  # a stopped run's count of pending units charged an at
 # What each state left not done says in the interrupted line (another state: its name).
 _LEFT_AS = {
     "pending": "pending: never started",
-    BEGUN: "pending: begun, not finished",  # charged an attempt (a lost link's refusal)
+    BEGUN: "pending: begun but not finished",  # charged an attempt (a lost link's refusal)
     "verified": "verified: not rebooted yet",  # with --reboot only
     "rebooted": "rebooted: not back yet",
 }
