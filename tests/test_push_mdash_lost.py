@@ -188,8 +188,7 @@ def test_the_unit_whose_call_was_refused_is_not_said_never_started(
     ] * 3
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(ledger_path)])
     flat = " ".join(r.output.split())
-    assert (
-        "4 units not reached yet (3 pending: never started, 1 pending: begun but not finished)" in flat
-    ), r.output
+    said = "(3 pending: never started, 1 pending: begun but not finished)"
+    assert f"4 units not reached yet {said}" in flat, r.output
     line = stopped_line(CampaignReport(tuple(rows), False, None, 1, True))
-    assert "(3 pending: never started, 1 pending: begun but not finished)" in line, line
+    assert said in line, line
