@@ -55,6 +55,10 @@ class Fault:
     bytes_out: int | None = None
     sector_writes: int | None = None  # absolute sectors_programmed after which to cut
     tear: Literal["program", "erase"] = "program"
+    # or the first command of this name (OP_NAMES) once sectors_programmed reaches
+    # ``after_writes``: it arrives whole and gets no answer, nothing of it carried out
+    command: str | None = None
+    after_writes: int = 0
 
 
 @dataclass

@@ -145,14 +145,23 @@ class VirtualESP32(Commands):
         bytes_out: int | None = None,
         sector_writes: int | None = None,
         tear: Literal["program", "erase"] = "program",
+        command: str | None = None,
     ) -> None:
         """Cut the link after N more bytes in/out, or once N more sectors are written.
 
         With ``sector_writes=N`` the cut comes when the (N+1)th sector starts: it is left
         torn (``tear="program"``: erased, then only its first half programmed;
         ``tear="erase"``: only its first half erased, when the stub erases it).
+        With ``command`` (say "SPI_FLASH_MD5") it comes when that command arrives, the
+        first once ``sector_writes`` (default 0) more sectors are written, every sector
+        written whole: the read-back of a write the unit finished, lost with the link.
         """
         s = self.stats
+        if command is not None:
+            self._fault = Fault(
+                command=command, after_writes=s.sectors_programmed + (sector_writes or 0)
+            )
+            return
         self._fault = Fault(
             bytes_in=None if bytes_in is None else s.bytes_in + bytes_in,
             bytes_out=None if bytes_out is None else s.bytes_out + bytes_out,
@@ -366,6 +375,13 @@ class VirtualESP32(Commands):
                 continue
             name = OP_NAMES.get(op, f"0x{op:02X}")
             self.stats.commands[name] += 1
+            f = self._fault
+            if (
+                f is not None
+                and f.command == name
+                and self.stats.sectors_programmed >= f.after_writes
+            ):
+                raise LinkCut  # the command arrived; the link died before its answer
             pause = self._pause
             if (
                 pause is not None
