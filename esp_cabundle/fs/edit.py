@@ -12,7 +12,6 @@ leaves the file as it was.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -495,10 +494,7 @@ def _packed_image(
     if surely_rewritable(image, trial):  # roomy: no trial, and the image is the result's
         return PackedImage(data=data, image=image, files=listed), True
     if built is None:  # littlefs opens lazily: the scratch copies the image once written
-        # The packing image sits in a reference cycle: its buffer is freed only by a
-        # collection, without which the scratch made packing hold three images.
-        del image
-        gc.collect()
+        del image  # freed here (no reference cycle holds it): packing holds two images
         image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
     try:
         room: bool | None = rewritable(image, trial)  # SPIFFS: its mounted copy is the scratch

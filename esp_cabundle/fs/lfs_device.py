@@ -185,37 +185,10 @@ class Device:
         self.failure: BaseException | None = None
 
     def context(self) -> Any:
-        from littlefs import UserContext
-
+        store_context, buffer_context = _context_classes()
         if isinstance(self.store, BufferStore):
-            return _buffer_context(self, self.store)
-        device = self
-        bs = self.block_size
-
-        class _Context(UserContext):
-            """No per-call debug formatting (littlefs-python's default logs every call)."""
-
-            def __init__(self) -> None:
-                self.buffer = bytearray()
-                self.in_size = 0
-
-            def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
-                data = device.call(device.store.read, block * bs + off, size)
-                return bytearray(b"\xff" * size if data is None else data)
-
-            def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
-                done = device.call(device.store.prog, block * bs + off, bytes(data))
-                return ERR_IO if done is None else 0
-
-            def erase(self, cfg: Any, block: int) -> int:
-                done = device.call(device.store.erase, block * bs, bs)
-                return ERR_IO if done is None else 0
-
-            def sync(self, cfg: Any) -> int:
-                return 0
-
-        _shield.shield(_Context.read, _Context.prog, _Context.erase, _Context.sync)
-        return _Context()
+            return buffer_context(self, self.store)
+        return store_context(self)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store access; None when it failed (the failure is kept, and every later
@@ -239,40 +212,75 @@ class Device:
             raise self.failure from cause
 
 
-def _buffer_context(device: Device, store: BufferStore) -> Any:
-    """littlefs straight on an image in memory, where building images calls back most
-    (no per-call debug formatting). Only running out of memory can fail here: kept as
-    any failed access is (see the module). littlefs-python copies what ``read`` returns
-    from a bytes or a bytearray only (a memoryview is refused): one small copy a read."""
+@functools.cache
+def _context_classes() -> tuple[type[Any], type[Any]]:
+    """littlefs-python's ``UserContext`` over a :class:`Device`, and over a
+    :class:`BufferStore`, where building images calls back most. Defined once, each
+    instance holding its device: a class made per image, with the device in its methods'
+    closures, was a reference cycle, so every image's bytes waited for a full garbage
+    collection (in a long-lived process holding many objects, a pack search paid seconds
+    of them). Neither formats debug text per call (littlefs-python's default logs each)."""
     from littlefs import UserContext
 
-    class _Context(UserContext):
-        def __init__(self) -> None:
+    class StoreContext(UserContext):
+        def __init__(self, device: Device) -> None:
             self.buffer = bytearray()  # unused: the store holds the bytes
-            self.in_size = len(store)
+            self.in_size = 0
+            self.device = device
 
         def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
-            start = block * cfg.block_size + off
-            if device.failure is None:
-                try:
-                    return bytearray(store.view(keep=False)[start : start + size])
-                except MemoryError as e:
-                    device.failure = e
-            return bytearray(b"\xff" * size)
+            d = self.device
+            data = d.call(d.store.read, block * d.block_size + off, size)
+            return bytearray(b"\xff" * size if data is None else data)
 
         def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
-            done = device.call(store.prog, block * cfg.block_size + off, data)
+            d = self.device
+            done = d.call(d.store.prog, block * d.block_size + off, bytes(data))
             return ERR_IO if done is None else 0
 
         def erase(self, cfg: Any, block: int) -> int:
-            done = device.call(store.erase, block * cfg.block_size, cfg.block_size)
+            d = self.device
+            done = d.call(d.store.erase, block * d.block_size, d.block_size)
             return ERR_IO if done is None else 0
 
         def sync(self, cfg: Any) -> int:
             return 0
 
-    _shield.shield(_Context.read, _Context.prog, _Context.erase, _Context.sync)
-    return _Context()
+    class BufferContext(UserContext):
+        """Only running out of memory can fail here: kept as any failed access is (see
+        the module). littlefs-python copies what ``read`` returns from a bytes or a
+        bytearray only (a memoryview is refused): one small copy a read."""
+
+        def __init__(self, device: Device, store: BufferStore) -> None:
+            self.buffer = bytearray()  # unused: the store holds the bytes
+            self.in_size = len(store)
+            self.device, self.store = device, store
+
+        def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
+            start = block * cfg.block_size + off
+            device = self.device
+            if device.failure is None:
+                try:
+                    return bytearray(self.store.view(keep=False)[start : start + size])
+                except MemoryError as e:
+                    device.failure = e
+            return bytearray(b"\xff" * size)
+
+        def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
+            done = self.device.call(self.store.prog, block * cfg.block_size + off, data)
+            return ERR_IO if done is None else 0
+
+        def erase(self, cfg: Any, block: int) -> int:
+            store = self.store
+            done = self.device.call(store.erase, block * cfg.block_size, cfg.block_size)
+            return ERR_IO if done is None else 0
+
+        def sync(self, cfg: Any) -> int:
+            return 0
+
+    for cls in (StoreContext, BufferContext):
+        _shield.shield(cls.read, cls.prog, cls.erase, cls.sync)
+    return StoreContext, BufferContext
 
 
 def new_lfs(
