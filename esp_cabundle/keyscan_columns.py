@@ -21,16 +21,20 @@ first _HEAD bytes hold no ``*`` standing for more than one line is found, as all
 hold one (BER DSA's PKCS#8: its algorithm's end-of-contents, ``00 00 00 00``, a byte a
 line) is found by reading each ``*`` with a SEQUENCE's or OpenSSH's first byte within
 _HEAD bytes before it as 2 to _COUNT_MAX lines, the others once, in a window of _HEAD
-bytes each side and _PAD zeros. Not found (a count tried for each ``*`` would multiply
-the readings): a key whose first _HEAD bytes hold two ``*`` lines standing for more than
-one line each, or one standing for more than _COUNT_MAX; one whose ``*`` lines stand for
-more bytes beyond once than its zeros; one after the text's first _TRIES windows or
-_PADS_MAX zeros.
+bytes each side and _PAD zeros; then each two such ``*`` lines within _HEAD bytes of
+each other as 2 to _COUNT_MAX lines each (a DSA key whose p, q, g or key holds a run
+of three equal bytes besides: one key in 400), in at most _PAIRS of the text's windows.
+Not found (a count tried for each ``*`` would multiply the readings): a key whose first
+_HEAD bytes hold three ``*`` lines standing for more than one line each (unless a count
+too many for one makes up for another's, in one element or an end-of-contents' zeros),
+or one standing for more than _COUNT_MAX; one whose ``*`` lines stand for more bytes
+beyond once than its zeros; one after the text's first _TRIES windows or _PADS_MAX
+zeros; one whose two such ``*`` lines come after the text's first _PAIRS windows of two.
 
 Bounded: a run's copies add at most _EXPAND_MAX bytes in each format, its zeros _PAD,
-a text's all _PADS_MAX; each window holds 2 * _HEAD bytes, _COUNT_MAX lines (600 bytes
-of text at most each) and _PAD zeros, and a text tries at most _TRIES windows. Lines
-pasted into comments are not read here.
+a text's all _PADS_MAX; each window holds 2 * _HEAD bytes, 2 * _COUNT_MAX lines (600
+bytes of text at most each) and _PAD zeros, and a text tries at most _TRIES windows.
+Lines pasted into comments are not read here.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import hashlib
 import re
 import sys
 from array import array
+from collections.abc import Iterator
+from itertools import pairwise, product
 
 from ._patterns import lazy_re
 from .keyscan_common import MIN_BYTES, ScanDer
@@ -64,8 +70,18 @@ _PAD = 1 << 14  # zero bytes after a run: what its "*"s may stand for beyond onc
 _PAD_LINES = 32  # lines each "*" may stand for beyond once, in those zeros
 _PADS_MAX = 1 << 22  # zero bytes after the runs of a text, all in all
 _TRIES = 1024  # windows tried in a text, at most
+_PAIRS = _TRIES // 2  # of them, windows reading two "*"s (the rest left for one "*")
 _STARS = _TRIES // (_COUNT_MAX - 1) + 1  # "*"s a run's format can try
 Found = tuple[str, int] | None  # what a DER scan finds
+
+
+def _chosen(stars: array[int]) -> Iterator[tuple[int, ...]]:
+    """The "*"s a window reads as 2 to _COUNT_MAX lines, by where they are in ``stars``
+    (its triples): each alone, then each two within _HEAD bytes of each other."""
+    ends = range(0, len(stars), 3)
+    yield from ((i,) for i in ends)
+    for i in ends:
+        yield from ((i, j) for j in ends if i < j and stars[j] < stars[i] + _HEAD)
 
 
 class _Run:
@@ -173,10 +189,14 @@ class _Run:
         return abs(self.lines[-1])
 
     def find(
-        self, scan_der: ScanDer, budget: list[int], windows: dict[tuple[bytes, int], Found]
+        self,
+        scan_der: ScanDer,
+        budget: list[int],
+        windows: dict[tuple[bytes, tuple[int, ...]], Found],
     ) -> tuple[str, int] | None:
         """A key in the run's bytes in each format and order (see the module's docstring);
-        ``budget``: the text's windows to try, and zero bytes to pad runs with;
+        ``budget``: the text's windows to try, zero bytes to pad runs with, and windows
+        of two "*"s to try;
         ``windows``: what the DER scan found in each window tried, by its parts."""
         if len(self.lines) < 2:
             return None
@@ -193,29 +213,40 @@ class _Run:
                 found = scan_der(bytes(data) + bytes(pad))
                 if found is not None and found[1] < len(data):
                     return f"{found[0]} spelt as {how}", self.line_of(base, size, order, found[1])
-                for i in range(0, len(stars), 3):
-                    at, length, where = stars[i : i + 3]
-                    line = bytes(data[at : at + length])
-                    head, tail = bytes(data[max(0, at - _HEAD) : at]), bytes(data[at : at + _HEAD])
+                for chosen in _chosen(stars):
+                    if len(chosen) > 1 and budget[2] <= 0:
+                        break  # the text's windows of two "*"s are tried
+                    at, where = stars[chosen[0]], stars[chosen[0] + 2]
+                    cuts = [max(0, at - _HEAD), *(stars[i] for i in chosen), at + _HEAD]
+                    pieces = [bytes(data[a:b]) for a, b in pairwise(cuts)]
+                    lines = [bytes(data[stars[i] : stars[i] + stars[i + 1]]) for i in chosen]
                     # A window is its parts: one seen before (hostile text repeats them,
                     # 2 KiB of parts for 18 KiB of window) is answered without building
                     # it, as the memoised scan would answer it from the window's digest.
-                    parts = hashlib.sha256(b"%d %d " % (len(head), len(line)) + head + line + tail)
-                    key = parts.digest()
-                    for count in range(1, _COUNT_MAX):
+                    sizes = [len(p) for p in pieces[:-1]] + [len(line) for line in lines]
+                    parts = b" ".join(b"%d" % n for n in sizes) + b" " + b"".join(pieces + lines)
+                    key = hashlib.sha256(parts).digest()
+                    for counts in product(range(1, _COUNT_MAX), repeat=len(chosen)):
                         if budget[0] <= 0:
                             return None
+                        if len(chosen) > 1 and budget[2] <= 0:
+                            break
                         budget[0] -= 1
-                        if (key, count) in windows:
-                            found = windows[key, count]
+                        budget[2] -= len(chosen) - 1
+                        copies = [line * n for line, n in zip(lines, counts, strict=True)]
+                        size = sum(map(len, pieces)) + sum(map(len, copies))
+                        if (key, counts) in windows:
+                            found = windows[key, counts]
                         else:
-                            found = scan_der(head + line * count + tail + bytes(_PAD))
-                            windows[key, count] = found
-                        if found is not None and found[1] < len(head) + length * count + len(tail):
-                            return (
-                                f"{found[0]} spelt as {how}, a '*' read as {count + 1} lines",
-                                where,
+                            window = b"".join(
+                                x for pair in zip(pieces, copies, strict=False) for x in pair
                             )
+                            found = scan_der(window + pieces[-1] + bytes(_PAD))
+                            windows[key, counts] = found
+                        if found is not None and found[1] < size:
+                            read = " and ".join(str(n + 1) for n in counts)
+                            what = "a '*'" if len(chosen) == 1 else "two '*'s"
+                            return f"{found[0]} spelt as {how}, {what} read as {read} lines", where
         return None
 
 
@@ -224,8 +255,8 @@ def find_columns(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     holding its first byte (or the ``*`` standing for it) is."""
     if b"\n " not in data and not data.startswith(b" "):
         return None  # no line opens with a blank (a bytes.find, not a pattern)
-    budget = [_TRIES, _PADS_MAX]
-    windows: dict[tuple[bytes, int], Found] = {}  # _TRIES at most
+    budget = [_TRIES, _PADS_MAX, _PAIRS]
+    windows: dict[tuple[bytes, tuple[int, ...]], Found] = {}  # _TRIES at most
     run, ended = _Run(data), -1
     for block in _BLOCK().finditer(data):
         if block.start() != ended:  # not the run of the block before going on

@@ -24,11 +24,13 @@ from esp_cabundle.keyscan_columns import (
     _HEAD,
     _PAD,
     _PADS_MAX,
+    _PAIRS,
     _TRIES,
     _Run,
     find_columns,
 )
 from esp_cabundle.keyscan_dumps import _EXPAND_MAX
+from tests.support.ber import _header, to_ber
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors, no_key_data
 
@@ -76,6 +78,77 @@ def test_a_key_whose_first_bytes_hold_a_star_is_refused(command: list[str]) -> N
     assert (X1_PEM + dump).splitlines()[found.line - 1] == b"*", found
     rsa = find_private_key(run_tool(command, _rsa_pkcs8()))
     assert rsa is not None and "PKCS#1" in rsa.kind, rsa
+
+
+def _distinct(contents: bytes, before: int, after: int) -> bytes:
+    """``contents`` with no byte equal to the one before it (``before`` before the first)
+    nor the last equal to ``after``: each such byte xored with 1, 2 or 3 (its sign bit
+    kept, never 00, so an INTEGER stays one of its length)."""
+    out = bytearray(contents)
+    for i, byte in enumerate(out):
+        prev = out[i - 1] if i else before
+        next_ = out[i + 1] if i + 1 < len(out) else after
+        if byte == prev or (i + 1 == len(out) and byte == after):
+            out[i] = next(v for v in (byte ^ 1, byte ^ 2, byte ^ 3) if v not in (prev, next_, 0))
+    return bytes(out)
+
+
+def _run_of_three(contents: bytes, at: int) -> bytes:
+    """``contents`` with bytes ``at`` to ``at + 2`` one byte, not the one before or after."""
+    byte = next(v for v in b"ZYX" if v not in contents[at - 1 : at + 4 : 4])
+    return contents[:at] + bytes([byte] * 3) + contents[at + 3 :]
+
+
+def _dsa_with_runs(runs: int) -> bytes:
+    """A BER DSA PKCS#8 key (to_ber of the DER OpenSSL writes: version 0, id-dsa with
+    p, q and g, an OCTET STRING of the INTEGER key; 1024-bit p, 160-bit q), its numbers'
+    bytes random but seeded and no two in a row equal but p's length (81 81) and the
+    end-of-contents, then a run of three equal bytes put in p and (``runs`` 2) in q: in
+    od -An -tx1 -w1's lines, a "*" for two lines each besides the end-of-contents' for
+    three (not in g: the end-of-contents read as four would make up for it). The scanner
+    reads the structure, not the arithmetic (p is no prime), and counts read wrong can
+    land on a key by chance in some numbers: so these are fixed, and made at test time."""
+    rng = random.Random(2026)
+    p = _distinct(bytes([0, rng.randrange(0x80, 0x100)]) + rng.randbytes(127), 0x81, 0x02)
+    q = _distinct(bytes([0, rng.randrange(0x80, 0x100)]) + rng.randbytes(19), 0x15, 0x02)
+    g = _distinct(bytes([rng.randrange(1, 0x80)]) + rng.randbytes(127), 0x80, 0x00)
+    key = _distinct(bytes([rng.randrange(1, 0x80)]) + rng.randbytes(19), 0x14, 0x00)
+    p = _run_of_three(p, 10)
+    q = _run_of_three(q, 10) if runs == 2 else q
+    version, oid = b"\x00", bytes.fromhex("2a8648ce380401")
+
+    def der(tag: int, contents: bytes) -> bytes:
+        return _header(tag, len(contents)) + contents
+
+    parameters = b"".join(der(0x02, c) for c in (p, q, g))
+    algorithm = der(0x06, oid) + der(0x30, parameters)
+    body = der(0x02, version) + der(0x30, algorithm) + der(0x04, der(0x02, key))
+    ber = to_ber(der(0x30, body))
+    expected = [*[p[10:13], q[10:13]][:runs], bytes(4)]
+    assert [m.group() for m in re.finditer(rb"(?s)(.)\1\1+", ber)] == expected
+    return ber
+
+
+@pytest.mark.parametrize("command", [*BYTE_A_LINE, WORD_A_LINE[-1]], ids=" ".join)
+def test_a_key_whose_first_bytes_hold_two_stars_is_refused(command: list[str]) -> None:
+    """A BER DSA key whose p holds a run of three equal bytes (one key in 400 does):
+    its first bytes hold two "*"s standing for more than one line, each read as 2 to
+    _COUNT_MAX lines (the first is named)."""
+    text = X1_PEM + run_tool(command, _dsa_with_runs(1))
+    found = find_private_key(text)
+    assert found is not None, command
+    assert "two '*'s read as 2 and 3 lines" in found.kind, found
+    assert text.splitlines()[found.line - 1] == b"*", found
+
+
+@pytest.mark.parametrize("command", [*BYTE_A_LINE, WORD_A_LINE[-1]], ids=" ".join)
+def test_a_key_whose_first_bytes_hold_three_stars_is_not_found(command: list[str]) -> None:
+    """README's "Not detected": in od -An's squeezed lines, a key whose first bytes hold
+    "*"s standing for more than one line each in three of its elements (here a run of
+    three equal bytes in p, one in q, and the end-of-contents) is not found; the same
+    key with the run in p alone is."""
+    assert find_private_key(run_tool(command, _dsa_with_runs(1))) is not None
+    assert find_private_key(X1_PEM + run_tool(command, _dsa_with_runs(2))) is None, command
 
 
 @pytest.mark.parametrize("command", WORD_A_LINE + BYTE_A_LINE, ids=" ".join)
@@ -158,6 +231,20 @@ def test_the_windows_tried_stop_at_their_cap() -> None:
     calls.clear()  # windows repeating, some answered from their parts: the cap still holds
     assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
     assert 1 < len(calls) <= _TRIES + 1
+
+
+def test_the_windows_of_two_stars_stop_at_their_cap() -> None:
+    """20 "*"s, each after its own line: each is read alone as 2 to _COUNT_MAX lines,
+    then each two of them (190 pairs, 49 counts each) until _PAIRS windows of two."""
+    calls: list[int] = []
+
+    def counting(buf: bytes) -> tuple[str, int] | None:
+        calls.append(len(buf))
+        return None
+
+    lines = b"".join(b" 30\n %02x\n*\n" % n for n in range(20))
+    assert find_columns(lines, counting) is None
+    assert len(calls) == 1 + 20 * (_COUNT_MAX - 1) + _PAIRS
 
 
 class _Unseen(dict[tuple[bytes, int], object]):
