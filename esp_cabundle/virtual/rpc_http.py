@@ -307,8 +307,10 @@ class PoolServer(SlotServer):
             except Exception:
                 self.handle_error(request, client_address)
             finally:
-                self.shutdown_request(request)
+                # the slot first: a client that sees its connection closed may connect
+                # again at once, and found the slot still taken (reset) on a busy machine
                 self.gate.release()
+                self.shutdown_request(request)
 
     def server_close(self) -> None:
         super().server_close()
