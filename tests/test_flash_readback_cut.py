@@ -12,6 +12,7 @@ acknowledged) the partition mid-update."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,8 @@ Start = Callable[..., VirtualESP32]
 BOARD = "arduino-esp32-littlefs"  # one LittleFS partition, 'spiffs' at 0x290000
 PART = (0x290000, 0x3F0000)
 CA = canonical(dumps.pem("isrgrootx1.pem"))  # a new root: data block + metadata commit
+# a LittleFS partition a cut tore at a sector of the update's order (tests/test_flash_plan.py)
+TORN = "torn by a cut: held the CA file from before the update or the update's"
 
 
 def factory_unit(start: Start) -> VirtualESP32:
@@ -133,6 +136,13 @@ def test_the_one_sector_left_cut_before_its_read_back_is_finished_by_the_next_ru
     assert entry.status == "pending" and entry.path is not None
     assert str(entry.path.relative_to(in_tmp)) in u["next"]
     assert sector_states(unit, entry) == ["new", "new"]  # the unit finished that write
+    # what is known is kept, as a stop while finishing keeps it: the entry being finished
+    # (the one "next" names), stopped with none of its one sector checked, torn by the cut
+    (resumed,) = u["resumed"]
+    assert (resumed["action"], resumed["sectors"]) == ("stopped", 0)
+    assert [f["name"] for f in resumed["found"]] == ["spiffs"]
+    assert u["journal"] == str(entry.path.relative_to(in_tmp))
+    assert u["sectors_written"] == 0 and u["roots_after"] == [TORN]
 
     r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
@@ -145,5 +155,70 @@ def test_the_one_sector_left_cut_before_its_read_back_is_finished_by_the_next_ru
     old, new = files(before, *PART), files(after, *PART)
     assert new.pop("/ca.pem") == CA and old.pop("/ca.pem") != CA
     assert new == old
+    (entry,) = Journal(in_tmp / "jp").entries("24:0a:c4:12:34:56")
+    assert entry.status == "complete"
+
+
+@pytest.mark.parametrize("log_name", ["station.csv", "station.jsonl"])
+def test_a_rerun_cut_while_finishing_keeps_what_it_wrote_in_json_and_log(
+    virtual_esp32: Start, runner: CliRunner, in_tmp: Path, log_name: str
+) -> None:
+    """An update torn at its first sector leaves both to write; the rerun writes and
+    checks the data block, then is cut before the commit's read-back answers. That
+    failure keeps what is known, as a stop while finishing does: ``--json``'s "resumed"
+    names the entry "stopped" with the one sector written, "sectors_written" counts it,
+    "journal" names the entry being finished (the one "next" names), and the station log
+    record keeps the sectors, the partition and the roots found (all empty before)."""
+    (in_tmp / "ca.pem").write_bytes(CA)
+    unit = factory_unit(virtual_esp32)
+    args = ["flash", "--board", BOARD, "--bundle", "ca.pem", "--journal-dir", "jp",
+            "--port", unit.url, "--json"]  # fmt: skip
+    unit.arm_cut(sector_writes=0)  # the data block torn: nothing of it checked
+    assert runner.invoke(cli, args).exit_code == 3
+    (entry,) = Journal(in_tmp / "jp").entries("24:0a:c4:12:34:56")
+    assert sector_states(unit, entry) == ["torn", "old"]
+    assert entry.path is not None
+    journal = str(entry.path.relative_to(in_tmp))
+
+    unit.arm_cut(command="SPI_FLASH_MD5", sector_writes=2)
+    log = in_tmp / log_name
+    r = runner.invoke(cli, [*args, "--log", str(log)])
+    assert r.exit_code == 3, r.output
+    assert sector_states(unit, entry) == ["new", "new"]  # the commit acknowledged
+    (u,) = json.loads(r.stdout)["units"]
+    assert "finishing the interrupted update stopped after 1 of 2 sectors" in u["error"]
+    assert u["result"] == "failed" and u["status"] == "failed"
+    (resumed,) = u["resumed"]
+    assert (resumed["action"], resumed["sectors"]) == ("stopped", 1)
+    assert resumed["ca_sha256"] == entry.ca_sha256
+    assert [f["name"] for f in resumed["found"]] == ["spiffs"]
+    assert (u["sectors_written"], u["bytes_written"]) == (1, 0x1000)
+    assert u["journal"] == journal and journal in u["next"]
+    assert u["roots_before"] == ["DST Root CA X3"]  # the torn data block is not read
+    # the commit not read back: torn by that cut, the partition one CA file or the other
+    assert u["roots_after"] == [TORN] and u["ca_after"] == ["torn"]
+    # the log record: the same sectors, the partition, the roots found
+    if log_name.endswith(".csv"):
+        (row,) = csv.DictReader(log.open(newline=""))
+        record = {
+            **row,
+            **{k: row[k].split() for k in ("partitions", "ca_before", "ca_after")},
+            **{k: row[k].split("; ") for k in ("roots_before", "roots_after")},
+            **{k: int(row[k]) for k in ("sectors_written", "bytes_written")},
+        }
+    else:
+        (record,) = (json.loads(x) for x in log.read_text().splitlines())
+    assert record["result"] == "failed" and journal in record["error"]
+    assert (record["sectors_written"], record["bytes_written"]) == (1, 0x1000)
+    assert record["partitions"] == ["spiffs"]
+    assert (record["roots_before"], record["ca_before"]) == (u["roots_before"], u["ca_before"])
+    assert (record["roots_after"], record["ca_after"]) == ([TORN], ["torn"])
+
+    # the same command again finishes it, nothing left to write
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    (resumed,) = u["resumed"]
+    assert (resumed["action"], resumed["sectors"]) == ("finished", 0)
     (entry,) = Journal(in_tmp / "jp").entries("24:0a:c4:12:34:56")
     assert entry.status == "complete"

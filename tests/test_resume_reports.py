@@ -427,6 +427,13 @@ def test_stopped_after_finishing_another_cas_update_reports_what_the_unit_holds(
         (x,) = flash_dict(outcome)["resumed"]
         assert x["action"] == "stopped" and [f["name"] for f in x["found"]] == ["fs_0", "fs_1"]
         assert [f["done"] for f in x["found"]] == ["untouched", "resumed"]
+        # the entry being finished is the one to finish (the stop's next step names it),
+        # and the log names its partitions (there is no plan of this run's own yet)
+        (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")  # this run's not saved yet
+        assert isinstance(error, UnitInterrupted) and entry.status == "pending"
+        assert flash_dict(outcome)["journal"] == str(entry.path)
+        assert error.interruption.journal == entry.path
+        assert rec["partitions"] == ["fs_0", "fs_1"]
     if step in ("planning", "journaling"):
         assert line.startswith("finished the interrupted update first: holds its CA file")
         assert error.message.endswith(

@@ -148,7 +148,7 @@ def _finish_pending(
 ) -> None:
     """Finish, set aside or (nothing of it written) delete every unfinished update the
     journal holds for this unit, each said in ``out`` as it is dealt with (one stopped
-    part-way too, as "stopped").
+    part-way too, on request or by a failure such as a lost link, as "stopped").
 
     One that carried another CA than ``ca`` is finished all the same (and said so):
     every state on the way is then one an update passed through and journaled, so
@@ -237,8 +237,10 @@ def _finish_pending(
                 resume_hint=f"reconnect and {spelling.again}: it finishes from the journal",
                 spelling=spelling,
             )
-        except UnitInterrupted as e:
-            out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
+        except (UnitInterrupted, WriteFailed) as e:
+            # stopped on request or cut by a failure: what was written of it is kept
+            written = e.written if isinstance(e, WriteFailed) else e.interruption.written
+            out.append(replace(found, action="stopped", sectors_written=written))
             raise
         mark(  # the unit is whole all the same: on to this run's CA
             entry,
@@ -297,10 +299,11 @@ def flash_ca(
                 unmarked=unmarked,
                 spelling=spelling,
             )
-        except UnitInterrupted as e:
-            # what was found and written so far: the log and the report keep it
-            done = sum(r.sectors_written for r in resumed if r.action in ("finished", "stopped"))
-            i = replace(e.interruption, earlier=done - e.interruption.written)
+        except (UnitInterrupted, WriteFailed) as e:
+            # what was found and written so far: the log and the report keep it; a failure
+            # (a lost link) is reported as the stop is, as failed
+            assert e.interruption is not None  # write_journaled says where a failure cut
+            written = e.written if isinstance(e, WriteFailed) else e.interruption.written
             stopped = FlashResult(
                 flash.name,
                 mac,
@@ -308,13 +311,14 @@ def flash_ca(
                 board.name,
                 "interrupted",
                 None,
-                resumed=tuple(resumed),
-                sectors_written=done,
-                bytes_written=done * SECTOR_SIZE,
                 unit=unit,
                 journal_error=_joined(unmarked),  # an entry marked before the stop
-            )
-            raise UnitInterrupted(i, _interrupted(stopped, i)) from None
+            ).finishing_stopped(e.interruption, written, resumed)
+            assert stopped.interruption is not None
+            if isinstance(e, WriteFailed):
+                e.interruption, e.result = stopped.interruption, stopped
+                raise
+            raise UnitInterrupted(stopped.interruption, stopped) from None
         unfinished = _joined(unmarked)
         earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
         result = FlashResult(

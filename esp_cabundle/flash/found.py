@@ -239,7 +239,8 @@ def partitions_found(
 class Resumed:
     """What became of an interrupted update found in the journal: ``found``, what each of
     its partitions held when this run found it and what it wrote there (``stopped``: a
-    stop request came while finishing it); ``this_ca``, the SHA-256 and roots of the CA
+    stop request, or a failure such as a lost link, came while finishing it, after
+    ``sectors_written`` of its sectors); ``this_ca``, the SHA-256 and roots of the CA
     this run flashes (the interrupted update may have carried another)."""
 
     entry: JournalEntry
@@ -264,12 +265,17 @@ class Resumed:
 
 def roots_after_stop(resumed: Resumed, stop: Interruption) -> Roots:
     """What each partition of ``resumed``'s update holds once finishing it was stopped
-    (a sector torn by a cut is torn still until it is written)."""
+    (a sector torn by a cut is torn still until it is written), or cut by a failure
+    (the sector in flight, ``stop.torn``, torn: the next of the order, so at a cut)."""
     found = {f.name: f for f in resumed.found}
+    cut = {
+        p.name for p in resumed.entry.partitions if any(s.offset == stop.torn for s in p.sectors)
+    }
     per = []
     for h in stop.partitions:
         f = found.get(h.name)
         if f is not None:
-            now = replace(f, holds=h.holds, torn=f.torn and h.holds == "unknown")
+            torn = (f.torn or h.name in cut) and h.holds == "unknown"
+            now = replace(f, holds=h.holds, torn=torn)
             per.append((h.name, now.listed))
     return per_partition(per)

@@ -5,9 +5,11 @@ journal, or what an interruption left."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from ..blocks import SECTOR_SIZE
 from .found import NO_CA, Resumed, Roots, named, per_partition, roots_after_stop
 
 if TYPE_CHECKING:
@@ -50,7 +52,11 @@ class FlashResult:
 
     @property
     def partitions(self) -> tuple[str, ...]:
-        return tuple(c.partition.name for c in self.plan.changes) if self.plan else ()
+        """The partitions this run's update changes; stopped or failed while finishing
+        an interrupted update (no plan yet), that update's."""
+        if self.plan is not None:
+            return tuple(c.partition.name for c in self.plan.changes)
+        return tuple(p.name for p in self.journal.partitions) if self.journal else ()
 
     @property
     def ca_before(self) -> tuple[str, ...]:
@@ -139,6 +145,25 @@ class FlashResult:
         if holds not in (None, "old"):
             return ()  # a partition not whole, or not known: the interruption says which
         return self._settled()
+
+    def finishing_stopped(
+        self, stop: Interruption, written: int, resumed: Sequence[Resumed]
+    ) -> FlashResult:
+        """This run stopped (on request, or cut by a failure: a lost link) while finishing
+        an interrupted update, after ``written`` of its sectors: what was found and written
+        so far, which the log and the report keep, the entry being finished named as the
+        one to finish (as ``stop``'s next step names it)."""
+        done = sum(r.sectors_written for r in resumed if r.action in ("finished", "stopped"))
+        stopped = [r.entry for r in resumed if r.action == "stopped"]
+        return replace(
+            self,
+            status="interrupted",
+            resumed=tuple(resumed),
+            sectors_written=done,
+            bytes_written=done * SECTOR_SIZE,
+            journal=stopped[-1] if stopped else self.journal,
+            interruption=replace(stop, earlier=done - written),
+        )
 
     @property
     def log_result(self) -> str:
