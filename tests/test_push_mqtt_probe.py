@@ -131,7 +131,9 @@ def test_a_unit_whose_probe_request_is_lost_is_asked_again(mosquitto: Any) -> No
         host.close()
     assert dropped and sorted(found) == sorted(silent), found
     assert [u.count("Sys.GetInfo") for u in units] == [1, 1]  # the others asked once
-    assert elapsed < 1.5, elapsed  # no more than one timeout for the silent ones
+    # no more than one timeout for the silent ones (a second would end at 2.0 s; the
+    # margin is for a loaded machine)
+    assert elapsed < 1.9, elapsed
     assert transport._waiting == {}
 
 
@@ -157,7 +159,7 @@ def test_asking_again_adds_no_timeout_when_every_unit_is_silent(
         transport.close()
     assert sorted(found) == sorted(silent)
     assert sorted(published) == sorted(silent * 2), published
-    assert 1.0 <= elapsed < 1.6, elapsed
+    assert 1.0 <= elapsed < 1.9, elapsed  # one timeout, not two (2.0 s)
 
 
 def test_stop_ends_a_dry_runs_probe_as_a_passs(mosquitto: Any) -> None:
