@@ -30,10 +30,13 @@ def _file(length: int) -> bytes:
 @pytest.mark.parametrize("length", [2_500, 13_568, 45_000])
 @pytest.mark.parametrize("ca_path", ["/ca.pem", "/other.pem"])
 def test_the_shortcut_never_says_room_the_trial_does_not_find(
-    fs: str, profile: str, length: int, ca_path: str
+    fs: str, profile: str, length: int, ca_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Held with the trial a pack makes (rewrite_trial): the CA file grown to twice its
-    size when it is at the CA path, a file under another name as it is."""
+    size when it is at the CA path, a file under another name as it is. The size a
+    refusal's hint names is not under test here: its search (a pack at each size tried)
+    is left out, 8 of the 9 parts of the time."""
+    monkeypatch.setattr(edit_module, "smallest_fit", lambda *args, **kwargs: None)
     files = [("/ca.pem", _file(length))]
     trial = rewrite_trial(files, ca_path)
     assert trial is not None
