@@ -334,6 +334,28 @@ def test_connections_beyond_the_units_slots_are_reset(lan: Any) -> None:
     assert server.refused["too many connections"] == 2
 
 
+def test_a_slot_is_free_once_its_connection_is_seen_closed(
+    lan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot was freed after the connection was shut down: a client that saw the
+    close and connected again at once found it still taken, and was reset (a busy
+    machine: here the shutdown is slowed down). Now it is freed first."""
+    server = lan(max_connections=1, ws_port=None)
+    http = server.http
+    assert http is not None
+    real = http.shutdown_request
+
+    def slowed(request: Any) -> None:
+        real(request)  # the client sees the close here...
+        time.sleep(0.3)  # ...and the worker, on a busy machine, goes on later
+
+    monkeypatch.setattr(http, "shutdown_request", slowed)
+    for cid in (1, 2):
+        answered = exchange(server, post(frame("Sys.GetInfo", cid=cid)))
+        assert json.loads(answered.split(b"\r\n\r\n", 1)[1])["id"] == cid, answered
+    assert server.refused["too many connections"] == 0
+
+
 def test_a_silent_or_slow_connection_is_closed_and_its_slot_freed(lan: Any) -> None:
     server = lan(idle_timeout=0.5)
     start = time.monotonic()

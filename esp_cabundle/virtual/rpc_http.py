@@ -258,10 +258,15 @@ class SlotServer(LoopbackServer):
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn's, with the slot freed before the connection is shut down: a
+        # client that sees the close may connect again at once (see PoolServer._work)
         try:
-            super().process_request_thread(request, client_address)
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
         finally:
             self.gate.release()
+            self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         e = sys.exc_info()[1]
