@@ -17,23 +17,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.fleet import mdash_unit, write_ca
+from support.fleet import dst_mdash_fleet
 from support.fleet_links import MdashStandIn
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
 
 KEY = "k3y-for-dark-words"
-REPO = Path(__file__).resolve().parent.parent
 BOARD = "mdash-arduino@1.2.13"
-DST = REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem"
 PROVEN = "2024-03-13T00:00:00+00:00"  # the saved chain's newest certificate's first day
 CELL = "at least since 2024-03-13 (roadmap: 2024-06-06)"
 NO_FREE = "the unit does not report its free space (writing ca.pem.new)"
@@ -43,15 +40,7 @@ NO_FREE = "the unit does not report its free space (writing ca.pem.new)"
 def dst_fleet(monkeypatch: pytest.MonkeyPatch, in_tmp: Path) -> Iterator[MdashStandIn]:
     """Two mDash units holding DST Root CA X3 alone, one whose writes never read back
     whole (so a push leaves it not done and status lists it)."""
-    (in_tmp / "chains").mkdir()
-    shutil.copy(
-        REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
-    )
-    write_ca(in_tmp)
-    units = [mdash_unit("dev1"), mdash_unit("dev2", corrupt_writes=100)]
-    for u in units:
-        u.image.write("/ca.pem", DST.read_bytes())
-    s = MdashStandIn(units, KEY)
+    s = dst_mdash_fleet(in_tmp, KEY, dst=(0, 1))
     monkeypatch.setenv("MDASH_API_KEY", KEY)
     monkeypatch.setenv("COLUMNS", "200")
     yield s

@@ -7,7 +7,6 @@ without a clock really went dark). push said only the first date."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.fleet import ca_bytes, mdash_unit, write_ca
+from support.fleet import ca_bytes, dst_mdash_fleet
 from support.fleet_links import MdashStandIn
 from support.gated import gated
 
@@ -27,9 +26,7 @@ from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.ledger_rows import TEXT_CAP
 
 KEY = "k3y-for-roadmap-tests"
-REPO = Path(__file__).resolve().parent.parent
 BOARD = "mdash-arduino@1.2.13"
-DST = REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem"
 # push's sentence names no chain of its own: the roadmap's words name it
 SAID = "servers a shipped roadmap says send that server's chain fail from 2024-06-06"
 KINDS = "letsencrypt rsa-default since 2024-02-08"
@@ -40,14 +37,7 @@ def dst_fleet(monkeypatch: pytest.MonkeyPatch, in_tmp: Path) -> Iterator[MdashSt
     """A unit updated and one holding DST Root CA X3 alone whose writes never read back
     whole (so the campaign is not settled and the dates are said); mdash.net's chain
     saved as 2024's short chain."""
-    (in_tmp / "chains").mkdir()
-    shutil.copy(
-        REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
-    )
-    write_ca(in_tmp)
-    units = [mdash_unit("dev1"), mdash_unit("dev2", corrupt_writes=100)]
-    units[1].image.write("/ca.pem", DST.read_bytes())
-    s = MdashStandIn(units, KEY)
+    s = dst_mdash_fleet(in_tmp, KEY, dst=(1,))
     monkeypatch.setenv("MDASH_API_KEY", KEY)
     yield s
     s.close()

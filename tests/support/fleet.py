@@ -4,7 +4,8 @@ file-by-file check of a unit's image after a campaign."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import create_image, open_image
+from esp_cabundle.virtual.mdash_cloud import MdashCloud
 from esp_cabundle.virtual.rpc import MdashUnit, MongooseUnit, SimUnit
 
 __all__ = [
@@ -50,6 +52,24 @@ def write_ca(directory: Path, preset: str = "letsencrypt") -> Path:
     p = directory / "ca.pem"
     p.write_bytes(ca_bytes(preset))
     return p
+
+
+def dst_mdash_fleet(directory: Path, key: str, *, dst: Sequence[int]) -> MdashCloud:
+    """The fleet whose "goes dark" push says: mDash units dev1 and dev2 (whose writes
+    never read back whole, so the campaign stays unsettled), those at ``dst`` holding
+    DST Root CA X3 alone, behind a cloud taking ``key``; in ``directory``, the CA to push
+    (ca.pem) and mdash.net's chain saved as 2024's Let's Encrypt short chain."""
+    repo = DATA.parent.parent.parent
+    (directory / "chains").mkdir()
+    chain = repo / "examples/chains/letsencrypt-2024-short.pem"
+    shutil.copy(chain, directory / "chains/mdash.net.pem")
+    write_ca(directory)
+    units = [mdash_unit("dev1"), mdash_unit("dev2", corrupt_writes=100)]
+    for i in dst:
+        units[i].image.write(
+            "/ca.pem", (DATA.parent / "letsencrypt/dst-root-ca-x3.pem").read_bytes()
+        )
+    return MdashCloud(units, key)
 
 
 def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int, str]:
