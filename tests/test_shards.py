@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.shards import parse_shard, shard_of
+from support.shards import WEIGHTS, parse_shard, read_weights, shard_of, split, weigh
 
 SUPPORT = Path(__file__).resolve().parent
+REPO = SUPPORT.parent
 
 
 def _collect(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,10 +66,41 @@ def test_a_bad_part_is_a_usage_error(tmp_path: Path, bad: str) -> None:
 
 
 def test_a_module_is_in_the_same_part_on_every_machine() -> None:
-    """A stable hash of the path as the test id writes it (tests/test_x.py), not Python's own
-    (which is salted per process)."""
+    """The split is by the weights file and each path as the test id writes it
+    (tests/test_x.py), not by which files a run names or a hash salted per process."""
+    weights = read_weights(WEIGHTS.read_text(encoding="utf-8"))
+    modules = sorted(str(p.relative_to(REPO)) for p in (REPO / "tests").glob("test_*.py"))
+    whole = split(modules, 3, weights)
     assert shard_of("tests/test_build.py", 3) == shard_of("tests\\test_build.py", 3)
-    # CRC-32 of the path: the same in every process (str hashes are not, PYTHONHASHSEED).
-    names = ("build", "pack", "check_cli", "push_mqtt")
-    assert [shard_of(f"tests/test_{n}.py", 3) for n in names] == [1, 2, 2, 1]
-    assert {shard_of(f"tests/test_{i}.py", 3) for i in range(30)} == {1, 2, 3}
+    assert whole == split(reversed(modules), 3, weights)
+    assert all(shard_of(m, 3) == whole[m] for m in modules[::17])
+    assert set(whole.values()) == {1, 2, 3}
+
+
+@pytest.mark.parametrize("parts", [2, 3, 4])
+def test_the_parts_take_about_the_same_time(parts: int) -> None:
+    """CI waits for its slowest part: by the weights, no part is heavier than the
+    lightest by more than the heaviest module (split by a hash of the path, CI's three
+    parts once took 512, 398 and 287 s)."""
+    weights = read_weights(WEIGHTS.read_text(encoding="utf-8"))
+    assert len(weights) > 300 and all(m.startswith("tests/test_") for m in weights)
+    load = [0.0] * parts
+    for module, k in split(weights, parts, weights).items():
+        load[k - 1] += weights[module]
+    assert max(load) - min(load) <= max(weights.values()), load
+
+
+def test_the_weights_are_read_from_a_durations_report() -> None:
+    report = """\
+============================= slowest durations ==============================
+2.50s call     tests/test_a.py::test_x[1-2]
+0.50s setup    tests/test_a.py::test_y
+1.00s call     tests/test_b.py::test_z
+0.00s teardown tests/test_b.py::test_z
+"""
+    text = weigh(report)
+    assert text.splitlines()[1:] == ["3.0 tests/test_a.py", "1.0 tests/test_b.py"]
+    assert read_weights(text) == {"tests/test_a.py": 3.0, "tests/test_b.py": 1.0}
+    # a module the weights lack goes by its path's CRC-32, the others as they were
+    both = split(["tests/test_c.py"], 2, read_weights(text))
+    assert both == {"tests/test_a.py": 1, "tests/test_b.py": 2, "tests/test_c.py": 1}

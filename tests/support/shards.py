@@ -4,15 +4,29 @@ CI runs the whole suite on its primary Python and, beside it, one part on each o
 supported version (``.ci/run``): every test then runs on two versions, not four, which
 keeps the run inside its time budget on a two-core machine. A module marked
 ``pytestmark = pytest.mark.every_python`` (start-up, signals, imports: what differs
-between interpreter versions) is in every part. Modules are assigned by a stable hash
-of their path, so the same part holds the same tests on every machine.
+between interpreter versions) is in every part.
+
+CI waits for its slowest part, so the parts are cut to take about the same time: each
+module weighs the seconds it took (``shard_weights.txt``, from a ``--durations=0`` run),
+and the heaviest goes first, each to the lightest part so far; a module the file lacks
+(a new one) goes by a hash of its path. So the same module is in the same part on every
+machine and whichever files a run names. Refresh the weights when modules come or grow:
+
+    python -m pytest -n 0 -p no:cacheprovider --durations=0 --durations-min=0 -q >durations.log
+    python tests/support/shards.py durations.log >tests/support/shard_weights.txt
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pytest
+
+WEIGHTS = Path(__file__).with_name("shard_weights.txt")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,10 +52,43 @@ def parse_shard(text: str) -> tuple[int, int]:
     raise pytest.UsageError(f"--shard wants K/N with 1 <= K <= N, not {text!r}")
 
 
-def shard_of(module_path: str, parts: int) -> int:
-    """The 1-based part a module belongs to, by its path as the test id writes it (from
-    the rootdir: ``tests/test_x.py``)."""
-    return zlib.crc32(module_path.replace("\\", "/").encode()) % parts + 1
+def read_weights(text: str) -> dict[str, float]:
+    """``seconds path`` lines (``#`` comments) as {path: seconds}."""
+    weights: dict[str, float] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            weights[_path(fields[1])] = float(fields[0])
+    return weights
+
+
+def _path(module: str) -> str:
+    """A module's path as the test id writes it (from the rootdir), on any system."""
+    return module.replace("\\", "/")
+
+
+def split(modules: Iterable[str], parts: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """Each module's 1-based part. Those the weights name: heaviest first, each to the
+    lightest part so far (the lower part on a tie; ties between modules by path). Any
+    other: by a CRC-32 of its path. No module's part depends on which others a run
+    collected, or on a hash salted per process."""
+    load = [0.0] * parts
+    chosen: dict[str, int] = {}
+    for module in sorted(weights, key=lambda m: (-weights[m], m)):
+        k = min(range(parts), key=lambda i: (load[i], i))
+        load[k] += weights[module]
+        chosen[module] = k + 1
+    for module in map(_path, modules):
+        if module not in chosen:
+            chosen[module] = zlib.crc32(module.encode()) % parts + 1
+    return chosen
+
+
+def shard_of(module: str, parts: int, weights: Mapping[str, float] | None = None) -> int:
+    """The 1-based part a module belongs to (by the weights file unless given)."""
+    if weights is None:
+        weights = read_weights(WEIGHTS.read_text(encoding="utf-8"))
+    return split([module], parts, weights)[_path(module)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,14 +96,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not text:
         return
     k, n = parse_shard(text)
+    weights = read_weights(WEIGHTS.read_text(encoding="utf-8"))
+    part = split((item.nodeid.split("::", 1)[0] for item in items), n, weights)
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if item.get_closest_marker("every_python") or shard_of(module, n) == k:
+        module = _path(item.nodeid.split("::", 1)[0])
+        if item.get_closest_marker("every_python") or part[module] == k:
             keep.append(item)
         else:
             drop.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+_DURATION = re.compile(r"^([0-9.]+)s (?:setup|call|teardown)\s+([^:\s]+\.py)::", re.M)
+
+
+def weigh(durations: str) -> str:
+    """The weights file's text from a ``--durations=0`` report: each module's seconds."""
+    total: dict[str, float] = {}
+    for seconds, module in _DURATION.findall(durations):
+        total[_path(module)] = total.get(_path(module), 0.0) + float(seconds)
+    lines = ["# seconds per test module, for --shard (tests/support/shards.py says how)"]
+    lines += [f"{s:.1f} {m}" for m, s in sorted(total.items(), key=lambda x: (-x[1], x[0]))]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(weigh(Path(sys.argv[1]).read_text(encoding="utf-8")))
