@@ -356,6 +356,31 @@ def test_a_slot_is_free_once_its_connection_is_seen_closed(
     assert server.refused["too many connections"] == 0
 
 
+def test_a_websocket_slot_is_free_once_its_connection_is_seen_closed(
+    lan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As over HTTP: the slot was freed after websockets had closed the connection, so a
+    client that saw the close and connected again at once was reset. Now it is freed
+    before (here the server's side of the close is slowed down)."""
+    from websockets.sync.client import connect
+    from websockets.sync.server import ServerConnection
+
+    server = lan(max_connections=1, http_port=None)
+    real = ServerConnection.close
+
+    def slowed(self: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)  # the client sees the close here...
+        time.sleep(0.3)  # ...and the handler's thread goes on later
+
+    monkeypatch.setattr(ServerConnection, "close", slowed)
+    for cid in (1, 2):
+        with connect(server.ws_url, open_timeout=10) as ws:
+            ws.send(frame("Sys.GetInfo", cid=cid).decode())
+            assert json.loads(ws.recv(timeout=10))["id"] == cid
+    assert server.refused["too many connections"] == 0
+    _until(lambda: server.open_connections == 0)
+
+
 def test_a_silent_or_slow_connection_is_closed_and_its_slot_freed(lan: Any) -> None:
     server = lan(idle_timeout=0.5)
     start = time.monotonic()

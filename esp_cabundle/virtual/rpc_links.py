@@ -229,6 +229,7 @@ class LanUnitServer(_Refusals):
         self.unit_lock = threading.Lock()  # one request at a time reaches the unit
         self._open = 0
         self._open_lock = threading.Lock()
+        self._held = threading.local()  # a WebSocket handler thread's slot, until freed
         self.http: UnitHttpServer | None = None
         self.ws: Any = None
         if http_port is not None:
@@ -292,16 +293,26 @@ class LanUnitServer(_Refusals):
                     with self.ws.lock:
                         threads.discard(threading.current_thread())
                 return
+            self._held.slot = True
             try:
                 inner(sock, addr)
             finally:
-                self.release()
+                self._free_slot()
 
         return handler
+
+    def _free_slot(self) -> None:
+        """Free this thread's connection slot once: before its connection is seen closed
+        (a client reconnecting at once finds it free), or after a handshake that failed."""
+        if getattr(self._held, "slot", False):
+            self._held.slot = False
+            self.release()
 
     # -- WebSocket ------------------------------------------------------------------------
 
     def _ws_handler(self, ws: Any) -> None:
+        """Serve one connection; its slot is freed before websockets closes it (on return)
+        or it is dropped, as the HTTP side frees its slot before the shutdown."""
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -310,7 +321,7 @@ class LanUnitServer(_Refusals):
                     message = ws.recv(timeout=self.idle_timeout)
                 except TimeoutError:
                     self.refuse("idle")
-                    _drop(ws)
+                    self._drop(ws)
                     return
                 data = message.encode() if isinstance(message, str) else message
                 try:
@@ -318,7 +329,7 @@ class LanUnitServer(_Refusals):
                         answer = self.unit.handle(data)
                 except InvalidFrame:
                     self.refuse("invalid frame")
-                    _drop(ws)  # mg_rpc_channel_ws_ch_close: MG_F_CLOSE_IMMEDIATELY
+                    self._drop(ws)  # mg_rpc_channel_ws_ch_close: MG_F_CLOSE_IMMEDIATELY
                     return
                 if answer is not None:
                     ws.send(answer.decode())
@@ -326,7 +337,13 @@ class LanUnitServer(_Refusals):
             pass
         except Exception as e:
             self.failed(e)
-            _drop(ws)
+            self._drop(ws)
+        finally:
+            self._free_slot()
+
+    def _drop(self, ws: Any) -> None:
+        self._free_slot()
+        _drop(ws)
 
     # -- addresses ------------------------------------------------------------------------
 
