@@ -41,6 +41,7 @@ def sectors_of_update(virtual_esp32: Start, board: str, tmp_path: Path) -> int:
     return unit.stats.sectors_programmed
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.parametrize("board", ["mongoose-os-esp32", "mdash-arduino"])
 def test_cut_at_every_sector_write_then_rerun_and_restore(
     virtual_esp32: Start, tmp_path: Path, board: str

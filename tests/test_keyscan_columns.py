@@ -185,6 +185,7 @@ HOSTILE = [
 
 # A hang guard, not a speed target: the work is bounded by the count of bytes scanned
 # below (a loaded CI's four Python parts on two cores once took this past 60 s).
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("unit", HOSTILE)
 def test_hostile_lines_without_offsets_are_read_in_bounded_time_memory_and_work(

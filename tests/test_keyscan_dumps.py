@@ -217,6 +217,7 @@ def test_the_expansion_is_bounded() -> None:
         assert len(expanded[1]) <= _SQUEEZES_MAX
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "unit",
@@ -250,6 +251,7 @@ def test_hostile_squeezes_are_scanned_in_bounded_time_and_memory(unit: bytes) ->
     assert clean_scan_peak(data) < 10 * (len(data) + _EXPAND_MAX)
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("step", [2, 64])
 @pytest.mark.parametrize(("rest", "stars"), [(b" 048\n", 40_000), (b" 048" * 249 + b"\n", 600)])

@@ -40,19 +40,25 @@ def test_the_parts_make_the_whole_suite_once(tmp_path: Path) -> None:
     (tmp_path / "test_start.py").write_text(
         "import pytest\npytestmark = pytest.mark.every_python\ndef test_s():\n    pass\n"
     )
+    (tmp_path / "test_sweep.py").write_text(
+        "import pytest\n@pytest.mark.one_python\ndef test_all():\n    pass\n"
+        "def test_one():\n    pass\n"
+    )
     whole = _ids(_collect(tmp_path))
-    assert len(whole) == 37
+    assert len(whole) == 39
     parts = [_ids(_collect(tmp_path, "--shard", f"{k}/3")) for k in (1, 2, 3)]
     every = {i for i in whole if i.startswith("test_start.py")}
     assert every and all(every <= p for p in parts)
+    sweep = {"test_sweep.py::test_all"}  # on the whole run's Python only
+    assert sweep <= whole and not any(sweep & p for p in parts)
     rest = [p - every for p in parts]
-    assert set().union(*rest) == whole - every
-    assert sum(len(p) for p in rest) == len(whole - every)  # no test in two parts
+    assert set().union(*rest) == whole - every - sweep
+    assert sum(len(p) for p in rest) == len(whole - every - sweep)  # no test in two parts
     assert all(rest), "a part with no module of its own"
     # A module's tests stay together (one module's fixtures set up once).
     for p in rest:
         modules = {i.split("::")[0] for i in p}
-        assert all(all(i in p for i in whole if i.startswith(m + "::")) for m in modules)
+        assert all(all(i in p for i in whole - sweep if i.startswith(m + "::")) for m in modules)
 
 
 @pytest.mark.parametrize("bad", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2"])

@@ -167,6 +167,7 @@ def test_every_boundary_state_mounts_with_the_old_or_new_ca_file(name: str) -> N
         assert (without_ca, len(change.writes)) == (11, 18)  # as README says
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_a_cut_after_any_write_is_finished_by_the_rerun(
     virtual_esp32: Start, tmp_path: Path, name: str

@@ -28,6 +28,7 @@ def files(partition: bytes) -> dict[str, bytes]:
     return {f.path: img.read(f.path) for f in img.files()}
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 def test_a_cut_mid_update_of_a_nearly_full_spiffs_is_finished_by_the_rerun(
     virtual_esp32: Callable[..., Any], tmp_path: Path
 ) -> None:

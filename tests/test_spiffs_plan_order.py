@@ -67,6 +67,7 @@ def mounting_every_trial(
     return out, not_held
 
 
+@pytest.mark.one_python  # a sweep: on the primary only (support.shards)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}to{c[2]}-{c[3]}files")
 def test_a_nearly_full_partition_gets_the_plan_mounting_every_trial_made(
     case: tuple[str, int, int, int, int, int], monkeypatch: pytest.MonkeyPatch

@@ -4,7 +4,10 @@ CI runs the whole suite on its primary Python and, beside it, one part on each o
 supported version (``.ci/run``): every test then runs on two versions, not four, which
 keeps the run inside its time budget on a two-core machine. A module marked
 ``pytestmark = pytest.mark.every_python`` (start-up, signals, imports: what differs
-between interpreter versions) is in every part.
+between interpreter versions) is in every part. A test marked ``one_python`` is in none:
+an exhaustive sweep of the suite's own code (a cut after every write, every hostile input
+under tracemalloc) runs whole on the primary, and the other versions meet the same code
+in the rest of the suite; CI's CPU is two runs of the suite on two cores.
 
 CI waits for its slowest part, so the parts are cut to take about the same time: each
 module weighs the seconds it took (``shard_weights.txt``, from a ``--durations=0`` run),
@@ -12,8 +15,8 @@ and the heaviest goes first, each to the lightest part so far; a module the file
 (a new one) goes by a hash of its path. So the same module is in the same part on every
 machine and whichever files a run names. Refresh the weights when modules come or grow:
 
-    python -m pytest -n 0 -p no:cacheprovider --durations=0 --durations-min=0 -q >durations.log
-    python tests/support/shards.py durations.log >tests/support/shard_weights.txt
+    python -m pytest -n 0 -p no:cacheprovider --shard 1/1 --durations=0 --durations-min=0 -q >d.log
+    python tests/support/shards.py d.log >tests/support/shard_weights.txt
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "every_python: in every --shard part (differs between Python versions)"
+    )
+    config.addinivalue_line(
+        "markers", "one_python: in no --shard part (a sweep the whole run makes on one Python)"
     )
 
 
@@ -102,7 +108,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     drop: list[pytest.Item] = []
     for item in items:
         module = _path(item.nodeid.split("::", 1)[0])
-        if item.get_closest_marker("every_python") or part[module] == k:
+        if item.get_closest_marker("one_python"):
+            drop.append(item)
+        elif item.get_closest_marker("every_python") or part[module] == k:
             keep.append(item)
         else:
             drop.append(item)
