@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,34 @@ def test_the_transport_says_when_its_broker_link_drops_and_returns(broker: Mosqu
         t.close()
     assert [up for up, _ in seen] == [False, True], seen
     assert seen[0][1], seen  # paho's reason is said with the loss
+
+
+def test_a_close_meeting_pahos_loop_stop_race_ends_cleanly(
+    broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """paho's network thread, ended by the disconnect, clears its handle to itself between
+    loop_stop's check of it and its join (paho.mqtt.python#872; CI's 3.13 part met it as
+    an AttributeError out of close). Here loop_stop waits for the thread to end first."""
+    import paho.mqtt.client as paho_client
+
+    t = MqttTransport.from_url(broker.url, ["dev-x"])
+    client = t._client
+    main = threading.current_thread()
+
+    class LateThreading:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(threading, name)
+
+        def current_thread(self) -> threading.Thread:
+            if threading.current_thread() is main and client._thread_terminate:
+                deadline = time.monotonic() + 10  # inside loop_stop: the thread ends first
+                while client._thread is not None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            return threading.current_thread()
+
+    monkeypatch.setattr(paho_client, "threading", LateThreading())
+    t.close()
+    assert client._thread is None
 
 
 def test_a_transport_closed_on_purpose_says_nothing(broker: Mosquitto) -> None:

@@ -15,6 +15,7 @@ appears in a message, the ledger, or the process's arguments.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -292,7 +293,7 @@ class MqttTransport:
             ready = subscribed.wait(_CONNECT_TIMEOUT)
         if not ready or failed:
             self._closing = True
-            client.loop_stop()
+            _stop_loop(client)
             client.disconnect()
             if failed:
                 text = str(reason)
@@ -518,7 +519,16 @@ class MqttTransport:
     def close(self) -> None:
         self._closing = True  # a drop asked for: not the broker lost
         self._client.disconnect()
-        self._client.loop_stop()
+        _stop_loop(self._client)
+
+
+def _stop_loop(client: Any) -> None:
+    """paho's ``loop_stop``, past its race (eclipse-paho/paho.mqtt.python#872, open): the
+    network thread clears the client's handle to itself as it ends, which a disconnect
+    makes it do at once, between ``loop_stop``'s check of that handle and its ``join``,
+    which then meets None. The thread has left its loop by then: nothing is left to stop."""
+    with contextlib.suppress(AttributeError):
+        client.loop_stop()
 
 
 def _frame_id(payload: bytes) -> Any:
