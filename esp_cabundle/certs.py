@@ -41,6 +41,12 @@ __all__ = [
 _BEGIN_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _ARMOUR_RE = re.compile(r"-----(BEGIN|END) ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
+# A PKCS#7 / CMS SignedData (RFC 2315, 5652) that only carries certificates: what
+# `openssl crl2pkcs7` and Windows' "export as .p7b" write. mbedTLS's x509_crt_parse reads
+# PEM CERTIFICATE blocks or DER Certificates, never this container, so it is refused by
+# name with the command that unpacks it (RFC 7468 section 8 gives both PEM labels).
+_PKCS7_LABELS = {"PKCS7", "CMS"}
+_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")  # OID 1.2.840.113549.1.7.2
 
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
@@ -99,16 +105,36 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
             _refuse_pem_keys(text, source, None)
         certs = load_c_source(text, data, kind, source, pem=_load_pem_text, der=_load_der_sequence)
         return _nonempty(certs, source)
-    return _nonempty(list(_load_pem_text(text, source, None)), source)
+    return _nonempty(list(_load_pem_text(text, source, None)), source, text)
 
 
-def _nonempty(certs: list[Certificate], source: str) -> tuple[Certificate, ...]:
-    if not certs:
-        raise CertificateError(
-            "no certificate found (expected PEM, DER, or C source holding certificates)",
-            path=source,
-        )
-    return tuple(certs)
+def _nonempty(certs: list[Certificate], source: str, text: str = "") -> tuple[Certificate, ...]:
+    if certs:
+        return tuple(certs)
+    labels = list(_BEGIN_RE.finditer(text))
+    for m in labels:
+        if m.group(1) in _PKCS7_LABELS:
+            _refuse_pkcs7(source, _line_at(text, m.start(), None), der=False)
+    found = ""
+    if labels:  # say what the file does hold: a request, a public key, a CRL
+        names = ", ".join(dict.fromkeys(m.group(1) for m in labels))
+        found = f": its PEM blocks are {names}, none a CERTIFICATE"
+    raise CertificateError(
+        f"no certificate found{found} (expected PEM, DER, or C source holding certificates)",
+        path=source,
+    )
+
+
+def _refuse_pkcs7(source: str, line: int | None, *, der: bool) -> None:
+    inform = " -inform DER" if der else ""
+    raise CertificateError(
+        "a PKCS#7 (CMS SignedData) file, as a .p7b export is: mbedTLS reads PEM or DER "
+        "certificates, not this container",
+        path=source,
+        line=line,
+        hint=f"unpack its certificates as PEM (openssl pkcs7{inform} -print_certs -in FILE "
+        "-out certs.pem; for a server's chain, leaf first) and give that file",
+    )
 
 
 def _der_is_private_key(element: bytes) -> bool:
@@ -144,6 +170,8 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
                 line=line,
             )
         element = data[pos:end]
+        if element[hdr : hdr + len(_SIGNED_DATA)] == _SIGNED_DATA:
+            _refuse_pkcs7(source, line, der=True)
         if _der_is_private_key(element):
             _refuse_pkcs12(data, pos, source, line)
             where = f"byte offset {pos}" if line is None else f"byte offset {pos} of this array"
