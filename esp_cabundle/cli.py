@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -453,10 +454,27 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+# What cryptography warns about a certificate being read (a DSA key; a name attribute
+# longer than X.520's upper bound, which mbedTLS reads as it is) reached the user's
+# stderr as Python warnings naming our source lines, though the tool judges such a
+# certificate in its own words ("unparseable by mbedTLS"). --debug still shows them.
+# Matched by message, as UserWarning (CryptographyDeprecationWarning's base): naming
+# cryptography's class would import it on every start.
+_INPUT_WARNINGS = (r"DSA is deprecated", r"Attribute's length must be")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit code. Click's usage errors are shown as click shows
     them (exit 2); Ctrl-C anywhere, parsing the arguments included, is "Interrupted."
     and 130, whichever click version converts it to ``Abort``."""
+    with warnings.catch_warnings():
+        if "--debug" not in (sys.argv[1:] if argv is None else argv):
+            for message in _INPUT_WARNINGS:
+                warnings.filterwarnings("ignore", message, UserWarning)
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state: dict[str, Any] = {"argv": tuple(args)}
     try:
