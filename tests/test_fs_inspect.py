@@ -101,6 +101,19 @@ def test_inspect_corrupt_image_is_a_clear_error(runner: CliRunner, tmp_path: Pat
     assert "superblock" in r.output and "Traceback" not in r.output
 
 
+def test_a_broken_image_among_inputs_is_named(runner: CliRunner, in_tmp: Path) -> None:
+    """The file-system layer knows no file name: inspect, given several inputs, names the
+    one that is broken (a LittleFS image cut short), in text and in JSON."""
+    (in_tmp / "ca.pem").write_bytes((LE / "isrg-root-x2.pem").read_bytes())
+    (in_tmp / "cut.bin").write_bytes(VECTOR.read_bytes()[: 64 * 1024])
+    r = runner.invoke(cli, ["inspect", "ca.pem", "cut.bin"])
+    assert r.exit_code == 2, r.output
+    assert "Error: cut.bin: LittleFS superblock" in r.stderr, r.stderr
+    r = runner.invoke(cli, ["inspect", "ca.pem", "cut.bin", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "ImageError" and doc["error"].startswith("cut.bin: "), doc
+
+
 @pytest.mark.parametrize("fs", ["spiffs", "littlefs"])
 def test_gate_fails_on_an_image_with_no_ca_file(runner: CliRunner, tmp_path: Path, fs: str) -> None:
     """A gate that judged nothing does not pass: an image whose CA file was removed

@@ -37,10 +37,21 @@ def inspect_image(
     """A Report listing the image's files, with one child per file holding
     certificates; None when ``data`` is not a file-system image. ``board``: the board
     named for the unit, whose file system's profile reads the image (its detection said
-    so); one that does not mount it is said in a note, and the bytes' own profile used."""
+    so); one that does not mount it is said in a note, and the bytes' own profile used.
+    An image that is broken is an ImageError naming ``source``: inspect takes several
+    inputs, and the file-system layer knows none of their names."""
     fs_type = detect_fs_type(data)
     if fs_type is None or (fs_type != "littlefs" and _is_flash_dump(data)):
         return None
+    try:
+        return _image_report(data, source, fs_type, board)
+    except ImageError as e:
+        if e.path is not None or type(e) is not ImageError:
+            raise
+        raise ImageError(e.reason, path=source, hint=e.worded or e.hint) from e
+
+
+def _image_report(data: bytes, source: str, fs_type: str, board: Board | None) -> Report:
     notes: list[str] = []
     image = None
     said: str | None = None  # the detection fact, when the board's profile read it
