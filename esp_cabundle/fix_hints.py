@@ -9,7 +9,9 @@ the catalog ships (Root YR cross-signed by ISRG Root X1) is passed by adding tha
 as mbedTLS looks for a parent among the trusted roots first, by the issuer's name, and
 stops there (DOMAIN.md, "Parent search"). A unit whose clock was never set (the
 ``*-clock-unset`` devices) finds every certificate not yet valid: neither the CA file nor
-the server is at fault, the firmware must wait for SNTP before it connects.
+the server is at fault, the firmware must wait for SNTP before it connects. Nor is
+either at fault when mbedTLS 3.6.3+ refuses a handshake for which the firmware never set
+a hostname (-0x5d80, the ``+no-hostname`` devices): the firmware must set one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .verify.profiles import (
     BAD_MD,
     BAD_PK,
     CN_MISMATCH,
+    ERR_SSL_VERIFICATION_WITHOUT_HOSTNAME,
     EXPIRED,
     EXT_KEY_USAGE,
     FUTURE,
@@ -42,6 +45,10 @@ ROOTS = "add the roots these servers chain to"
 CLOCK = (
     "connect only after SNTP has set the time (a clock at 1970 finds every certificate "
     "not yet valid: no CA file or server certificate changes that)"
+)
+HOSTNAME = (
+    "have the firmware call mbedtls_ssl_set_hostname before the handshake (mbedTLS 3.6.3 "
+    "and later refuse one without it, -0x5d80): no CA file or server certificate changes that"
 )
 
 
@@ -228,13 +235,16 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
     target), and how to refresh a saved chain whose certificates are out of date; "add
     the roots" when nothing narrower applies (a server that switches to a chain ending at
     another root)."""
-    roots = unparsed = clock = False
+    roots = unparsed = clock = hostname = False
     servers: list[str] = []
     added: dict[str, tuple[list[str], str]] = {}  # root -> (targets, why it passes)
     for r in failures:
         v = _failing(r)
         if v is None:  # servers switch chain: the new one ends at a root to add
             roots = True
+            continue
+        if v.error == ERR_SSL_VERIFICATION_WITHOUT_HOSTNAME:  # refused before any is judged
+            hostname = True
             continue
         cross = _cross_sign(v)
         path = v.path if cross is None else v.path[: cross[0]]
@@ -271,7 +281,7 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
                 said = r.item.chain_said if r.item.given else f"its saved chain {saved}"
                 text += f" (if {said} is old, {r.item.refresh})"
             servers.append(text)
-    parts = [CLOCK] * clock + [ROOTS] * roots
+    parts = [HOSTNAME] * hostname + [CLOCK] * clock + [ROOTS] * roots
     parts += ["drop the roots this firmware cannot parse"] * unparsed
     parts += [f"add {n} ({', '.join(t)}): {why}" for n, (t, why) in added.items()]
     return "; ".join(parts + servers) or ROOTS
