@@ -9,10 +9,12 @@ what to do next (the dialout group, download mode, a busy port).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import socket
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._patterns import host_port
 from ..errors import DeviceError, EspCabundleError, InputError
@@ -23,6 +25,7 @@ __all__ = [
     "open_rfc2217_port",
     "open_socket_port",
     "port_error",
+    "url_error",
 ]
 
 # esptool FatalError texts that mean the link went quiet, not that the unit refused.
@@ -115,10 +118,70 @@ def _opened(port: Any, url: str) -> Any:
     return port
 
 
+_NETWORK_HINT = (
+    "a unit over the network is named socket://HOST:PORT (a raw socket: ser2net, "
+    "esp-cabundle virtual-unit) or rfc2217://HOST:PORT (esp_rfc2217_server)"
+)
+
+
+# getaddrinfo's failures as socket.gaierror words them (glibc, macOS, Windows): said
+# "check the cable and power", which no cable fixes.
+_NO_SUCH_HOST = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo failed",
+    "no address associated with hostname",
+)
+
+
+def url_error(port: str) -> InputError | None:
+    """Why pyserial cannot open the URL ``port`` whatever the unit does, or None (not a
+    URL, or one it takes). pyserial's own words for these were a Python error
+    (``'<=' not supported ...`` for ``socket://HOST`` with no port, ``'debug|info|
+    warning|error'`` for port 99999: its message's braces fed to ``format``) or, for a
+    scheme it has no handler for, a ValueError that reached the user as a traceback."""
+    if "://" not in port:
+        return None
+    scheme = port.split("://", 1)[0].lower()
+    # serial_for_url imports serial.urlhandler.protocol_SCHEME (pyserial 3.5, __init__.py)
+    try:
+        known = (
+            bool(scheme)
+            and importlib.util.find_spec(f"serial.urlhandler.protocol_{scheme}") is not None
+        )
+    except (ImportError, ValueError):
+        known = False
+    if not known:
+        return InputError(
+            f"{port}: pyserial knows no {scheme}:// port; nothing was touched",
+            hint=_NETWORK_HINT,
+        )
+    if scheme not in ("socket", "rfc2217"):
+        return None
+    try:
+        parts = urlsplit(port)
+        number = parts.port
+    except ValueError:  # a port that is no number, or past 65535
+        number = -1
+    if not parts.hostname or number is None or not 0 < number < 65536:
+        said = "no port" if number is None else "no host" if not parts.hostname else "a bad port"
+        return InputError(
+            f"{port}: {said} in the URL (a TCP port is 1 to 65535); nothing was touched",
+            hint=_NETWORK_HINT,
+        )
+    return None
+
+
 def port_error(port: str, detail: str) -> EspCabundleError:
     """What opening ``port`` failed on, in words; a path that is no serial port at all
     (a file, /dev/null) is the user's input (exit 2), the rest the device's (exit 3)."""
     low = detail.lower()
+    if any(s in low for s in _NO_SUCH_HOST):
+        return DeviceError(
+            f"{port}: its host name does not resolve ({detail.strip()})",
+            hint="check the host name in the URL, or give the host's IP address",
+        )
     if "connection refused" in low or "errno 111" in low or "errno 61" in low:
         return DeviceError(
             f"{port}: nothing is listening there (connection refused)",

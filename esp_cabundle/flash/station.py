@@ -44,6 +44,7 @@ from ..text import printable
 from .base import ProgressCallback
 from .interrupt import UnitInterrupted
 from .log_file import LOG_FIELDS, LogFormat, check_log, ends_mid_line
+from .ports import url_error
 from .result import FlashResult
 from .writer import WriteFailed
 
@@ -84,8 +85,10 @@ _JSON_FIELDS = frozenset({"notes"})
 def check_port(port: str, *, several: bool = True) -> str:
     """``port`` when it may be opened or globbed; InputError for a URL holding glob
     characters (pyserial would take ``*`` or ``?`` as part of the host or port, or as
-    its URL options, and fail in words of its own). ``several``: the command takes
-    several ports, so the hint may say to repeat --port."""
+    its URL options, and fail in words of its own), and for a URL pyserial cannot open
+    whatever the unit does (:func:`~.ports.url_error`): an unknown scheme, a host or
+    port missing or out of range. ``several``: the command takes several ports, so the
+    hint may say to repeat --port."""
     if "://" in port and _GLOB_CHARS & set(port):
         raise InputError(
             f"{port!r}: a URL cannot be a glob (* ? [ match device paths only, such as "
@@ -95,6 +98,9 @@ def check_port(port: str, *, several: bool = True) -> str:
             if several
             else "give the one unit's URL (socket://127.0.0.1:5601)",
         )
+    error = url_error(port)
+    if error is not None:
+        raise error
     return port
 
 
