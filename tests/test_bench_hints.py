@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
-from support.layouts import load_mongoose
+from support.layouts import load_arduino, load_mongoose
 
 import esp_cabundle
 from esp_cabundle.blocks import FlashCache
@@ -67,6 +67,33 @@ def test_wrong_board_line_of_one_unit_names_its_port_alone(
     assert names == "boards that fit it: arduino-esp32-littlefs, platformio-esp32"
     assert shlex.split(run) == ["esp-cabundle", "flash", "-p", lfs.url, "--board", "BOARD",
                                 *tail[2:]]  # fmt: skip
+
+
+@pytest.mark.parametrize("board", ["arduino-esp32-littlefs", "platformio-esp32"])
+def test_a_littlefs_board_on_a_spiffs_unit_is_told_the_board_not_to_wipe_it(
+    virtual_esp32: Callable[..., VirtualESP32], runner: CliRunner, in_tmp: Path, board: str
+) -> None:
+    """A LittleFS board's mount reads LittleFS's blocks only, so the unit's healthy
+    SPIFFS was said to be "damaged ...: rewrite it with a fresh image ...; the files it
+    held are lost": advice that wipes every file, for a --board naming the wrong file
+    system. It holds SPIFFS, and the boards that fit it are named."""
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    before = unit.read(0, 4 << 20)
+    r = runner.invoke(cli, ["build", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    argv = ["flash", "-p", unit.url, "--board", board, "--bundle", "ca.pem"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    line = _unit_line(r.output, unit.url)
+    assert "damaged" not in line and "are lost" not in line, line
+    said = line.split("next: the partition holds a spiffs file system; ", 1)[1]
+    named, run = said.split(" fits it: ", 1)  # its mdash.cfg marks mdash-arduino
+    fits = named.removeprefix("board ")
+    fs = load_board(fits).filesystem
+    assert fs is not None and fs.fs_type == "spiffs", said
+    assert shlex.split(run) == ["esp-cabundle", *argv[:4], fits, *argv[5:]]
+    assert unit.read(0, 4 << 20) == before
 
 
 def test_one_port_keeps_the_line_as_typed(

@@ -21,7 +21,7 @@ from ..fs.lfs_safe import LittleFsEdit
 from ..fs.lfs_superblock import MAGIC
 from ..fs.littlefs import LittleFsImage
 from ..fs.spiffs import SpiffsImage
-from ..fs.spiffs_layout import get_spiffs_profile
+from ..fs.spiffs_layout import SPIFFS_PROFILES, U16, Geometry, get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
@@ -175,6 +175,24 @@ def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:
     return MAGIC in (cache.read(p.offset + 8, 8), cache.read(p.offset + bs + 8, 8))
 
 
+def _holds_spiffs(cache: FlashCache, p: Partition) -> bool:
+    """Whether blocks 0 and 1 of ``p`` carry a SPIFFS profile's magic: two 2-byte reads.
+    A LittleFS board's mount reads LittleFS's blocks alone, so a unit's SPIFFS partition
+    was taken for no file system at all: "damaged ... rewrite it with a fresh image; the
+    files it held are lost", under a --board naming the wrong file system."""
+    for prof in SPIFFS_PROFILES.values():
+        bs = prof.block_size
+        if not prof.use_magic or p.size % bs or p.size // bs < 2:
+            continue
+        geo = Geometry.of(prof, p.size)
+        if all(
+            U16.unpack(cache.read(p.offset + geo.magic_addr(b), 2))[0] == geo.magic(b)
+            for b in (0, 1)
+        ):
+            return True
+    return False
+
+
 def _boards_holding(
     fs_type: str, p: Partition, table: PartitionTable, cache: FlashCache, spelling: Spelling
 ) -> str:
@@ -237,6 +255,11 @@ def _mount_failure(
             found = None
     if found is None and fs.fs_type == "littlefs" and _holds_littlefs(cache, p, fs.profile):
         found = "littlefs"  # its magic is there: a file system, not ciphertext
+    elif found is None and fs.fs_type == "littlefs" and not cache.known(p.offset, p.size):
+        try:
+            found = "spiffs" if _holds_spiffs(cache, p) else None
+        except EspCabundleError:  # the unit not answering: the mount failure said alone
+            found = None
     efuses = _efuse_encryption(cache) if found is None else None  # read once, if at all
     if found is not None and found != fs.fs_type:
         hint = f"the partition holds a {found} file system; " + _boards_holding(
