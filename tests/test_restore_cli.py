@@ -58,6 +58,13 @@ def test_restore_undoes_updates_newest_first(
     assert r.exit_code == 0 and "would write" in r.stdout
     assert "100% DRY RUN" in r.stderr and "OK" not in r.stderr, r.stderr  # bar as line
     assert mongoose_unit.stats.sectors_erased == erased
+    # as flash --dry-run --json and the dry run's log record: nothing written; what
+    # would be is each partition's sectors_to_write (it said the sectors it would write)
+    r = restore(runner, mongoose_unit, journal, "--dry-run", "--json")
+    (report,) = json.loads(r.stdout)["units"]
+    assert report["status"] == "dry run" and report["sectors_written"] == 0, report
+    assert sum(f["sectors_to_write"] for f in report["found"]) > 0, report
+    assert mongoose_unit.stats.sectors_erased == erased
 
     r = restore(runner, mongoose_unit, journal, "--verbose")
     assert r.exit_code == 0, r.output

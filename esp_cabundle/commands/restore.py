@@ -351,7 +351,8 @@ def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
             "update": entry.when if entry is not None else None,
             "board": entry.board if entry is not None else None,
             "partitions": [p.name for p in entry.partitions] if entry is not None else [],
-            "sectors_written": done.sectors_written if done is not None else 0,
+            # a dry run writes none (its plan: each partition's sectors_to_write)
+            "sectors_written": done.sectors_written if done is not None and not dry_run else 0,
             "already_original": done.already_original if done is not None else None,
             "roots_back": [name for name, _ in per_partition(back)],
             "found": [f.to_json(planned=dry_run) for f in done.found] if done is not None else [],
