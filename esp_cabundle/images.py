@@ -127,6 +127,18 @@ def image_spec(
             f"board {board.name} uses the {fs.fs_type} profile {fs.profile}, not {profile}",
             hint="drop the profile, or name the board your units run",
         )
+    if platform is not None and fs.fs_type == "littlefs":
+        # said of the board: "omit --profile" (the platform's own check) named a flag
+        # never typed, the profile being the board's
+        from .fs.lfs_platforms import resolve_platform  # deferred: as _profile_for_platform
+
+        plat = resolve_platform(platform, spelling)
+        if plat.profile != fs.profile:
+            raise InputError(
+                f"platform {plat.spec} uses the LittleFS profile {plat.profile}; board "
+                f"{board.name} uses {fs.profile}",
+                hint=f"drop {spelling.platform}, or name the board your units run",
+            )
     parts = _default_partitions(board)
     if size is None:
         sizes = sorted({p.size for p in parts})

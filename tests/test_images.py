@@ -54,6 +54,11 @@ def test_given_size_and_ca_path_replace_the_boards() -> None:
     [
         ("mdash-arduino", {"fs_type": "littlefs"}, "reads its CA from spiffs, not littlefs"),
         ("mongoose-os-esp32", {"profile": "esp-idf"}, "profile mongoose-os, not esp-idf"),
+        (
+            "mongoose-os-esp32",
+            {"platform": "arduino-3.0.0"},
+            "arduino-3.0.0 uses the LittleFS profile arduino; board mongoose-os-esp32 uses",
+        ),
         ("mdash", {}, "not in a file system: there is no image to make"),
         ("esp-idf-bundle", {}, "not in a file system"),
     ],
@@ -64,6 +69,19 @@ def test_contradictions_and_boards_without_a_file_system(
     with pytest.raises(InputError, match=message) as e:
         image_spec(load_board(board), **kwargs)  # type: ignore[arg-type]
     assert e.value.exit_code == 2 and e.value.hint
+
+
+def test_a_platform_of_another_profile_than_the_boards_is_said_of_the_board(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The profile is the board's: "omit --profile" named a flag nobody typed."""
+    out = tmp_path / "fs.bin"
+    args = ["pack", "--board", "mongoose-os-esp32", "--preset", "letsencrypt"]
+    r = runner.invoke(cli, [*args, "--platform", "arduino-3.0.0", "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "board mongoose-os-esp32 uses mongoose-os" in r.output, r.output
+    assert "hint: drop --platform, or name the board your units run" in r.output, r.output
+    assert "--profile" not in r.output and not out.exists()
 
 
 def test_without_a_board_everything_is_given() -> None:
