@@ -133,6 +133,15 @@ def test_rm(runner: CliRunner, image: Path) -> None:
     assert json.loads(out)["removed"] == ["/log.txt", "/conf0.json"]  # what the text names
 
 
+def test_rm_of_a_file_named_twice_removes_it(runner: CliRunner, image: Path) -> None:
+    """All or none: the second naming of /log.txt (here as log.txt) said "no file
+    '/log.txt' in the LittleFS image" of a file fs ls lists, and removed nothing."""
+    code, out, _ = run(runner, "rm", str(image), "/log.txt", "log.txt", "/log.txt", "--json")
+    assert code == 0, out
+    assert "/log.txt" not in [f.path for f in open_image(image.read_bytes()).files()]
+    assert json.loads(out)["removed"] == ["/log.txt"]
+
+
 def dump_with(partition: bytes, offset: int = 0x10000, after: int = 0x8000) -> bytes:
     return b"\xab" * offset + partition + b"\xcd" * after
 

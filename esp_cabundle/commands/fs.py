@@ -511,7 +511,7 @@ def rm_cmd(
     img.refuse_unwritable()
     region = img.region()
     fs_image = img.open(region)
-    names = [fs_image.checked_path(p, new=False) for p in paths]
+    names = list(dict.fromkeys(fs_image.checked_path(p, new=False) for p in paths))  # once each
     chosen = chosen_board(board, None)
     ca_paths = _ca_paths(fs_image, chosen)
     warnings = [w for w in [board_warning(fs_image, chosen, typed=True)] if w]
