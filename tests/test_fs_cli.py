@@ -341,6 +341,21 @@ def test_fs_ls_on_bytes_holding_no_file_system_names_the_file(tmp_path: Path) ->
     assert f"Error: {garbage}: neither LittleFS" in result.output, result.output
 
 
+def test_a_size_cutting_a_whole_image_is_not_taken_for_a_file_cut_short(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """``fs put sp.bin ca.pem --size 32K`` on a whole 64 KiB image: the hint spoke of
+    "the 32,768 bytes of sp.bin" and of sp.bin as "a partition cut short", though the
+    file is whole and --size cut it; it says the size the image was made for."""
+    spiffs = tmp_path / "sp.bin"
+    shutil.copyfile(SPIFFS, spiffs)
+    code, out, _ = run(runner, "put", str(spiffs), str(NEW_CA), "/ca.pem", "--size", "32K")
+    assert code == 2, out
+    assert "magic of a 65,536-byte SPIFFS; pass exactly that many bytes" in out, out
+    assert "cut short" not in out and "32,768 bytes of" not in out, out
+    assert spiffs.read_bytes() == SPIFFS.read_bytes()
+
+
 @pytest.mark.parametrize("command", ["cat", "rm"])
 def test_a_missing_file_s_hint_names_the_image_given(
     runner: CliRunner, tmp_path: Path, command: str

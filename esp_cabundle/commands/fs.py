@@ -145,8 +145,9 @@ class ImageArgs:
         except (ImageError, InputError) as e:
             hint = _with_table_hint(e.hint, region, str(self.image))
             # the whole file is no file system (not one refused for --fs or --profile, nor
-            # an erased one, whose hint says to make one)
-            if e.path is None and not region.offset and _holds_no_fs(region.data):
+            # an erased one, whose hint says to make one; nor the first --size bytes of it)
+            whole = region.size == len(region.container)
+            if e.path is None and whole and _holds_no_fs(region.data):
                 hint = not_an_image_hint(self.image, len(region.data), e.hint)
             if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
                 raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
