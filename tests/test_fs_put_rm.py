@@ -79,6 +79,20 @@ def test_a_key_put_in_an_image_is_warned_about_in_packs_words(
     assert KEY_BODY not in r.output + r2.output  # never the key itself
 
 
+def test_a_key_already_in_the_image_leaves_it_0600_as_said(
+    image: Path, in_tmp: Path, runner: CliRunner
+) -> None:
+    """Put again, the key changed no block, so the image was not written and stayed
+    0644 under the warning "the image is written 0600": its mode is now made so."""
+    (in_tmp / "leaf.key").write_bytes(KEY)
+    assert runner.invoke(cli, ["fs", "put", "fs.bin", "leaf.key", "/client.key"]).exit_code == 0
+    before = image.read_bytes()
+    image.chmod(0o644)  # as a copy, or an image made before, may be
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "leaf.key", "/client.key"])
+    assert r.exit_code == 0 and " 0 of " in r.output and "written 0600" in r.stderr, r.output
+    assert image.read_bytes() == before and (image.stat().st_mode & 0o777) == 0o600
+
+
 def test_a_file_without_a_key_puts_quietly(image: Path, in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "conf.json").write_text('{"wifi": {}}')
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "conf.json", "--json"])

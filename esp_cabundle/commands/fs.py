@@ -453,6 +453,7 @@ def put_cmd(
         mtime=mtime,
         platform=platform,
         disk_version=disk_version,
+        keyed=key is not None,
     )
     warnings += [key] if key is not None else []
     if not as_json:
@@ -547,6 +548,7 @@ def _apply(
     mtime: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
+    keyed: bool = False,  # a private key put: 0600, as its warning says, though no block changed
 ) -> EditResult:
     result = edit_image(
         region,
@@ -558,7 +560,7 @@ def _apply(
         disk_version=disk_version,
         spelling=CLI_SPELLING,
     )
-    if result.changed_blocks:
+    if result.changed_blocks or keyed:  # (same bytes and mode: left untouched)
         write_atomic(img.image, result.container, mode=PRIVATE)  # often a unit's dump
     return result
 
