@@ -13,7 +13,7 @@ import click
 
 from ..errors import InputError, PartitionTableError
 from ..fileio import shell_path
-from ..fs import FS_TYPES, profiles_of
+from ..fs import FS_TYPES, detect_fs_type, profiles_of
 from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
 from ..text import byte_count, printable
@@ -24,6 +24,7 @@ from ._usage import example_line, replaced_option, split_option, typed_words, us
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from ..fs.edit import ImageRegion
     from ..partition_entry import Partition
 
 
@@ -266,3 +267,24 @@ def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
         "dump with its partition table (esp-cabundle read --port PORT --all -o dump.bin); "
         f"what the {size:,} bytes of {name} are: esp-cabundle inspect {name}"
     )
+
+
+def holds_no_fs(data: bytes) -> bool:
+    """Bytes holding no file system that are not erased or zeroed either."""
+    return detect_fs_type(data) is None and data.count(data[:1]) != len(data)
+
+
+def with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
+    """``hint`` plus, for a slice of a whole-flash dump that is none of its file-system
+    partitions (the help's 0x290000 on a dump whose table puts SPIFFS at 0x291000),
+    where the dump's own table puts them: the next command to type."""
+    if not region.offset:
+        return hint
+    from ..fs.edit import dump_fs_partitions  # deferred: the fs commands' own import
+
+    _, parts = dump_fs_partitions(region.container)
+    if not parts or any((p.offset, p.size) == (region.offset, region.size) for p in parts):
+        return hint
+    named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
+    table = f"the file-system partitions of {printable(image)}'s table: {named}"
+    return f"{hint}; {table}" if hint else table

@@ -20,13 +20,12 @@ from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
 from ..file_modes import content_mode
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
-from ..fs import detect_fs_type, normalize_path, open_image
+from ..fs import normalize_path, open_image
 from ..fs.base import HintContext
 from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
     FileEdit,
     ImageRegion,
-    dump_fs_partitions,
     edit_image,
     locate_image,
     partition_at,
@@ -38,12 +37,14 @@ from ._fsboard import board_warning, misplaced_ca, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
     fs_command,
+    holds_no_fs,
     named_partition,
     no_image_hint,
     not_an_image_hint,
     partition_option,
     refuse_fs_as_image_profile,
     refuse_partition_with_offset,
+    with_table_hint,
 )
 from ._fsput import read_source, refuse_swapped
 from .ca_source import CaOptions, announce, ca_options
@@ -143,11 +144,11 @@ class ImageArgs:
                 region.data, fs_type=self.fs_type, profile=self.profile, spelling=CLI_SPELLING
             )
         except (ImageError, InputError) as e:
-            hint = _with_table_hint(e.hint, region, str(self.image))
+            hint = with_table_hint(e.hint, region, str(self.image))
             # the whole file is no file system (not one refused for --fs or --profile, nor
             # an erased one, whose hint says to make one; nor the first --size bytes of it)
             whole = region.size == len(region.container)
-            if e.path is None and whole and _holds_no_fs(region.data):
+            if e.path is None and whole and holds_no_fs(region.data):
                 hint = not_an_image_hint(self.image, len(region.data), e.hint)
             if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
                 raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
@@ -187,25 +188,6 @@ class ImageArgs:
         options = where + (f" --fs {self.fs_type}" if self.fs_type else "")
         options += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
         return fs_command(verb, self.image, *words, options=options)
-
-
-def _holds_no_fs(data: bytes) -> bool:
-    """Bytes holding no file system that are not erased or zeroed either."""
-    return detect_fs_type(data) is None and data.count(data[:1]) != len(data)
-
-
-def _with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
-    """``hint`` plus, for a slice of a whole-flash dump that is none of its file-system
-    partitions (the help's 0x290000 on a dump whose table puts SPIFFS at 0x291000),
-    where the dump's own table puts them: the next command to type."""
-    if not region.offset:
-        return hint
-    _, parts = dump_fs_partitions(region.container)
-    if not parts or any((p.offset, p.size) == (region.offset, region.size) for p in parts):
-        return hint
-    named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
-    table = f"the file-system partitions of {printable(image)}'s table: {named}"
-    return f"{hint}; {table}" if hint else table
 
 
 def image_options(f: F) -> F:
