@@ -368,6 +368,30 @@ def test_rfc2217_no_reset_keeps_the_unit_as_it_is(virtual_esp32: Start) -> None:
     assert unit.stats.boots == []  # pyserial's RTS/DTR blip on open is too short to reset
 
 
+@pytest.mark.parametrize("transport", ["socket", "rfc2217"])
+def test_a_scheme_in_capitals_is_the_same_port(
+    virtual_esp32: Start, transport: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """URL schemes are case-insensitive (RFC 3986 section 3.1) and pyserial takes them so:
+    SOCKET:// got pyserial's one-byte reads, esptool's reset attempts and its "Chip was
+    NOT reset" on stderr, and RFC2217:// failed "link lost while connecting (fileno)"."""
+    unit = virtual_esp32("esp32", transport=transport)
+    unit.load(0x10000, pattern(SECTOR, seed=7))
+    said: dict[str, list[str]] = {}
+    for url in (unit.url, transport.upper() + unit.url[len(transport) :]):
+        events: list[ProgressEvent] = []
+        with open_unit(url, connect_attempts=1, progress=events.append) as u:
+            assert u.name == url  # said as the user spelt it
+            assert u.read(0x10000, SECTOR) == pattern(SECTOR, seed=7)
+        said[url] = [e.text.replace(url, "URL") for e in events if isinstance(e, Message)]
+    lower, upper = said.values()
+    assert upper == lower
+    if transport == "socket":
+        assert any("no reset lines travel over it" in t for t in upper), upper
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
 def test_board_without_auto_reset_circuit(virtual_esp32: Start) -> None:
     unit = virtual_esp32("esp32", transport="rfc2217", mode="app", auto_reset=False)
     with pytest.raises(DeviceError, match="not in download mode"):

@@ -26,6 +26,7 @@ __all__ = [
     "open_socket_port",
     "port_error",
     "url_error",
+    "url_scheme",
 ]
 
 # esptool FatalError texts that mean the link went quiet, not that the unit refused.
@@ -112,8 +113,23 @@ def _close_socket(port: Any) -> None:
         port._socket.close()
 
 
+def url_scheme(port: str) -> str | None:
+    """``port``'s URL scheme, lower-cased; None for a device path. Schemes are
+    case-insensitive (RFC 3986 section 3.1) and pyserial's ``serial_for_url`` lower-cases
+    them (3.5, serial/__init__.py), so ``SOCKET://`` is a socket:// port: told apart
+    case-sensitively, it got pyserial's one-byte reads and esptool's reset attempts."""
+    if "://" not in port:
+        return None
+    return port.split("://", 1)[0].lower()
+
+
 def _opened(port: Any, url: str) -> Any:
-    port.port = url
+    # esptool tells the port's kind by its name, case-sensitively (esptool 5.x loader.py:
+    # a name starting "socket:" gets no reset, one not starting "rfc2217:" the Unix reset
+    # through fileno()), so RFC2217:// failed "link lost while connecting (fileno)" and
+    # SOCKET:// got reset attempts. The name is given with its scheme lower-cased.
+    scheme = url_scheme(url)
+    port.port = url if scheme is None else scheme + url[len(scheme) :]
     port.open()
     return port
 
@@ -141,9 +157,9 @@ def url_error(port: str) -> InputError | None:
     (``'<=' not supported ...`` for ``socket://HOST`` with no port, ``'debug|info|
     warning|error'`` for port 99999: its message's braces fed to ``format``) or, for a
     scheme it has no handler for, a ValueError that reached the user as a traceback."""
-    if "://" not in port:
+    scheme = url_scheme(port)
+    if scheme is None:
         return None
-    scheme = port.split("://", 1)[0].lower()
     # serial_for_url imports serial.urlhandler.protocol_SCHEME (pyserial 3.5, __init__.py)
     try:
         known = (

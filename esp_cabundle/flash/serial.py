@@ -40,6 +40,7 @@ from .ports import (
     open_rfc2217_port,
     open_socket_port,
     port_error,
+    url_scheme,
 )
 
 __all__ = [
@@ -211,8 +212,9 @@ class SerialUnit(Flash):
 
         with esptool_output(sink, poll=stop):
             sink(Message("info", f"Connecting to {port}"))
-            is_socket = port.startswith("socket://")
-            is_url = is_socket or port.startswith("rfc2217://")
+            scheme = url_scheme(port)  # SOCKET:// is socket:// (RFC 3986 section 3.1)
+            is_socket = scheme == "socket"
+            is_url = scheme in ("socket", "rfc2217")
             target: Any = port
             if is_url:
                 opener = open_socket_port if is_socket else open_rfc2217_port
@@ -470,7 +472,7 @@ class SerialUnit(Flash):
             return
         try:
             # Over socket:// RTS/DTR do not travel: a "reset" would only wait for nothing.
-            if self.after == "hard-reset" and not self.name.startswith("socket://"):
+            if self.after == "hard-reset" and url_scheme(self.name) != "socket":
                 from esptool.cmds import reset_chip
 
                 with esptool_output(self._esptool_said):
