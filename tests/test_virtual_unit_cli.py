@@ -4,8 +4,11 @@ a signal; and the units it lays out for every board."""
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +106,25 @@ def test_refusals(in_tmp: Path, runner: CliRunner, args: list[str], message: str
     r = runner.invoke(cli, ["virtual-unit", *args])
     assert r.exit_code == 2 and message in r.output, r.output
     assert "fromhex" not in r.output and "mac must be" not in r.output
+
+
+@pytest.mark.parametrize("transport", [[], ["--rfc2217"]])
+def test_a_listen_port_in_use_is_refused_with_the_way_out(
+    in_tmp: Path, runner: CliRunner, transport: list[str]
+) -> None:
+    """It said "Address already in use" and no more, while --rpc and --mdash on a busy
+    port suggest another one or port 0."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["virtual-unit", "--board", "mdash-arduino", "--listen", str(port), *transport]
+        r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    in_use = os.strerror(errno.EADDRINUSE)  # the address once, not twice
+    assert r.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port} ({in_use})\n")
+    assert "hint: choose another port, or port 0 for any free one" in r.stderr, r.stderr
+    assert list(in_tmp.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from ..text import plural
 from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
+from ..virtual.link import listen_error
 from ._usage import split_option, typed_words, usage_error, with_option
 from ._virtual_mdash import serve_mdash_units
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
@@ -257,7 +258,7 @@ def virtual_unit(
     try:
         unit.start(host=host, port=port)
     except OSError as e:
-        raise InputError(f"cannot listen on {host}:{port} ({e.strerror or e})") from e
+        raise listen_error(host, port, e) from e
     try:
         with _stop_signals():
             click.echo(unit.url)  # the first line: what --port takes

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import InputError
 from .protocol import DEFAULT_BAUD
 
 __all__ = [
@@ -24,7 +25,19 @@ __all__ = [
     "Pause",
     "WriteSession",
     "close_socket",
+    "listen_error",
 ]
+
+
+def listen_error(host: str, port: int, e: OSError) -> InputError:
+    """A port that cannot be listened on: bad input (exit 2), for the serial unit
+    (--listen) as for --rpc and --mdash, each with the way out. socket.create_server's
+    "(while attempting to bind on address ...)" is left out: the line names it."""
+    said = (e.strerror or str(e)).split(" (while attempting to bind", 1)[0]
+    return InputError(
+        f"cannot listen on {host}:{port} ({said})",
+        hint="choose another port, or port 0 for any free one",
+    )
 
 
 @dataclass

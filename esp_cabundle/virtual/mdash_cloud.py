@@ -51,9 +51,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH, JsonTooDeep, loads_json
+from .link import listen_error
 from .rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
 from .rpc_http import JsonHandler, PoolHandler, PoolServer
-from .rpc_links import listen_error, url_host
+from .rpc_links import url_host
 
 __all__ = ["API_PREFIX", "MdashCloud"]
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from ..errors import DeviceError, InputError
 from ..limits import loads_json
+from .link import listen_error
 from .rpc import MAX_FRAME_BYTES, InvalidFrame, SimUnit
 from .rpc_http import SERVER_HEADER, JsonHandler, LoopbackServer, UnitHttpServer, reset_connection
 
@@ -51,7 +52,6 @@ __all__ = [
     "LanUnitServer",
     "LoopbackServer",
     "MqttUnitHost",
-    "listen_error",
     "url_host",
 ]
 
@@ -197,14 +197,6 @@ class MqttUnitHost(_Refusals):
         self.client.disconnect()
         self.client.loop_stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def listen_error(host: str, port: int, e: OSError) -> InputError:
-    """A port that cannot be listened on: bad input (exit 2), as for the serial unit."""
-    return InputError(
-        f"cannot listen on {host}:{port} ({e.strerror or e})",
-        hint="choose another port, or port 0 for any free one",
-    )
 
 
 class LanUnitServer(_Refusals):
