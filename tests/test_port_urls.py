@@ -2,7 +2,8 @@
 words, exit 2, before anything is touched. pyserial's own words were a Python error
 (``'<=' not supported between instances of 'int' and 'NoneType'`` for a URL with no
 port, ``'debug|info|warning|error'`` for port 99999) told as a device failure (exit 3),
-and ``tcp://`` a traceback from ``read`` and ``inspect``."""
+and ``tcp://`` a traceback from ``read`` and ``inspect``. ``loop://`` (pyserial's
+loopback, which it opens but where no unit can be) is refused so too."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ BAD = [
     ("socket://127.0.0.1:abc", "a bad port in the URL"),
     ("rfc2217://:4000", "no host in the URL"),
     ("tcp://127.0.0.1:5555", "pyserial knows no tcp:// port"),
+    # was "link lost while connecting (fileno)", exit 3: a unit's failure
+    ("loop://", "pyserial's loopback (what is sent comes back): no unit can answer there"),
+    ("LOOP://", "pyserial's loopback"),
 ]
 
 
@@ -54,7 +58,7 @@ def test_a_url_no_unit_can_answer_is_refused_first(
 @pytest.mark.parametrize(
     "port",
     ["socket://127.0.0.1:5555", "rfc2217://bench-pi:4000", "SOCKET://127.0.0.1:1",
-     "loop://", "/dev/ttyUSB0", "COM3", "127.0.0.1:5555"],
+     "spy:///dev/ttyUSB0", "/dev/ttyUSB0", "COM3", "127.0.0.1:5555"],
 )  # fmt: skip
 def test_urls_pyserial_opens_pass(port: str) -> None:
     assert url_error(port) is None

@@ -152,11 +152,13 @@ _NO_SUCH_HOST = (
 
 
 def url_error(port: str) -> InputError | None:
-    """Why pyserial cannot open the URL ``port`` whatever the unit does, or None (not a
-    URL, or one it takes). pyserial's own words for these were a Python error
-    (``'<=' not supported ...`` for ``socket://HOST`` with no port, ``'debug|info|
-    warning|error'`` for port 99999: its message's braces fed to ``format``) or, for a
-    scheme it has no handler for, a ValueError that reached the user as a traceback."""
+    """Why pyserial cannot open the URL ``port``, or reach a unit through it, whatever the
+    unit does; None for a device path or a URL it takes. pyserial's own words for these
+    were a Python error (``'<=' not supported ...`` for ``socket://HOST`` with no port,
+    ``'debug|info|warning|error'`` for port 99999: its message's braces fed to
+    ``format``) or, for a scheme it has no handler for, a ValueError that reached the
+    user as a traceback. ``loop://``, pyserial's loopback, holds no unit: it failed
+    "link lost while connecting (fileno)", exit 3, as if a unit had been lost."""
     scheme = url_scheme(port)
     if scheme is None:
         return None
@@ -171,6 +173,12 @@ def url_error(port: str) -> InputError | None:
     if not known:
         return InputError(
             f"{port}: pyserial knows no {scheme}:// port; nothing was touched",
+            hint=_NETWORK_HINT,
+        )
+    if scheme == "loop":  # a unit could answer through every other handler pyserial has
+        return InputError(
+            f"{port}: pyserial's loopback (what is sent comes back): no unit can answer "
+            "there; nothing was touched",
             hint=_NETWORK_HINT,
         )
     if scheme not in ("socket", "rfc2217"):
