@@ -118,6 +118,31 @@ def test_check_report_over_its_inputs(built: Path, runner: CliRunner) -> None:
     _refused(runner, [*base, "--report", "link.html"], built, "bundle ca.pem")
 
 
+@pytest.mark.parametrize(
+    ("report", "words"),
+    [
+        ("cabundle.lock", "config's lock file"),
+        ("x1.pem", "root file named in the config"),
+        ("ca_pem.h", "config's c output"),
+    ],
+)
+def test_check_report_over_its_projects_files(
+    in_tmp: Path, runner: CliRunner, report: str, words: str
+) -> None:
+    """In a project, ``check --report`` may not replace the lock, a root file or an
+    output the config names, though the check itself reads none of them (the HTML went
+    over cabundle.lock, exit 0, and the next ``build --locked`` failed on it)."""
+    (in_tmp / "x1.pem").write_bytes(X1.read_bytes())
+    (in_tmp / "c.pem").write_bytes(R10.read_bytes())
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\nroots: [x1.pem]\noutputs:\n  - {format: pem, path: ca.pem}\n"
+        "  - {format: c, path: ca_pem.h}\n"
+    )
+    assert runner.invoke(cli, ["build"]).exit_code == 0
+    args = ["check", "--chain", "c.pem", "--report", report]
+    _refused(runner, args, in_tmp, f"the report {report} would replace the {words}")
+
+
 def test_pack_image_over_its_ca(built: Path, runner: CliRunner) -> None:
     base = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K"]
     # ca.pem is refused for its name (an image named as a CA: test_output_checks.py)...
