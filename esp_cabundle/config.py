@@ -141,6 +141,21 @@ class Config:
         board: Board | None = self.sections.get("board")
         return board
 
+    def project_files(self) -> list[tuple[str, Path]]:
+        """The project's own files, as :func:`~esp_cabundle.clobber.refuse_clobbering`
+        takes inputs: the config, its lock, the root and filter files it names, the
+        outputs its build writes and its board's files. A command that writes beside
+        them (``chains pull``, ``check --report``) must not replace one, whether or not
+        it reads it."""
+        out = [("config", self.path)] if self.path is not None else []
+        out.append(("config's lock file", self.base_dir / _LOCK_NAME))
+        out += [("root file named in the config", p) for p in self.spec.files()]
+        out += [("file named in the config", p) for p in self.files]
+        # with no outputs: listed, build writes ca.pem beside the config
+        outputs = self.outputs or (OutputSpec("pem", self.base_dir / "ca.pem"),)
+        out += [(f"config's {o.format} output", o.path) for o in outputs]
+        return out + (self.board.read_files() if self.board is not None else [])
+
 
 _IMAGE_NEEDS = "a file-system image output needs a board, or its profile and size"
 _IMAGE_HINT = "e.g. {format: spiffs, path: spiffs.bin, board: mdash-arduino}"

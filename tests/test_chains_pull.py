@@ -213,3 +213,35 @@ def test_ctrl_c_saves_nothing(
     assert r.exit_code == 130, r.output
     assert len(captured) == 2  # the first was captured, the third never tried
     assert {p.name: p.read_bytes() for p in (in_tmp / "chains").iterdir()} == saved
+
+
+@pytest.mark.parametrize(
+    ("chain_path", "words"),
+    [
+        ("cabundle.yaml", "would replace the config"),
+        ("cabundle.lock", "would replace the config's lock file"),
+        ("ca.pem", "would replace the config's pem output"),
+        ("x1.pem", "would replace the root file named in the config"),
+    ],
+)
+def test_a_chain_path_over_the_projects_files_is_refused_before_any_capture(
+    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted], chain_path: str, words: str
+) -> None:
+    """A target's ``chain:`` naming the config, its lock, its (default) output or a root
+    file: the captured chain was written over it (cabundle.yaml itself lost), exit 0."""
+    leaf, inter = chain
+    (in_tmp / "x1.pem").write_bytes(inter.pem)
+    (in_tmp / "cabundle.lock").write_text("{}\n")
+    (in_tmp / "ca.pem").write_bytes(inter.pem)
+    with tls_server([leaf, inter]) as port:
+        (in_tmp / "cabundle.yaml").write_text(
+            "roots: [x1.pem]\ntargets:\n"
+            f"  - {{name: t, host: 127.0.0.1, port: {port}, chain: {chain_path}}}\n"
+        )
+        before = {p.name: p.read_bytes() for p in in_tmp.iterdir()}
+        r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
+    assert r.exit_code == 2, r.output
+    assert f"the saved chain of target 't' {in_tmp / chain_path} {words}" in r.stderr
+    assert "give that target another 'chain:' path" in r.stderr
+    assert "capturing" not in r.stderr
+    assert {p.name: p.read_bytes() for p in in_tmp.iterdir()} == before

@@ -93,6 +93,16 @@ def pull(
                 hint=f"targets: {', '.join(known) or '(none)'}",
             )
         targets = tuple(known[n] for n in dict.fromkeys(names))
+    # A target's chain: may name the config, its lock or an output: captured over it,
+    # cabundle.yaml was lost. Refused before anything is dialled (targets of one server
+    # may share a file: pull_chains judges that).
+    own = config.project_files()
+    for t in (t for t in targets if t.host):
+        saved = (f"saved chain of target '{t.name}'", t.chain_path(config.base_dir))
+        try:
+            refuse_clobbering([saved], own)
+        except InputError as e:
+            raise InputError(e.message, hint="give that target another 'chain:' path") from e
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     results = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
     again = "esp-cabundle chains pull" + (f" -c {shlex.quote(str(path))}" if config_path else "")

@@ -519,16 +519,10 @@ def _refuse_report_over_inputs(
     file of the project whose config it read: its lock, the root and filter files it
     names and the outputs its build writes (``--report cabundle.lock`` would leave HTML
     where ``build --locked`` reads the pinned roots)."""
-    from ..build import LOCK_NAME  # deferred: only a check that writes a report
-
     inputs = [("bundle", bundle)] if bundle is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
-    if config is not None:
-        inputs.append(("config's lock file", config.base_dir / LOCK_NAME))
-        inputs += [("root file named in the config", p) for p in config.spec.files()]
-        inputs += [("file named in the config", p) for p in config.files]
-        inputs += [(f"config's {o.format} output", o.path) for o in config.outputs]
+    inputs += config.project_files() if config is not None else []
     base = config.base_dir if config is not None else Path(".")
     inputs += [(f"chain of --target {t.name}", t.chain_path(base)) for t in targets]
     if config is not None:
