@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from .chains import ServerChain
 from .dates import clamped
 from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier, forecast
+from .verify.forecast import is_rotating
 
 __all__ = [
     "FailingSince",
@@ -249,9 +250,7 @@ class _Judge:
         are its steps. One with neither (a chain file with no ``# captured:`` line) has
         nothing renewed: its leaf and intermediates fail on their dates (README), unless
         it is a CA's published chain a roadmap dates (:mod:`.known_chains`)."""
-        seen = None
-        if period.start is None:
-            seen = period.chain.captured_at or self.now or _roadmap_seen(period.chain)
+        seen = self.seen(period)
         return forecast(
             self.trust,
             period.chain.certificates,
@@ -263,6 +262,25 @@ class _Judge:
             verifier=self.verifier,
             seen=seen,
             renews=period.start is not None or seen is not None,
+        )
+
+    def seen(self, period: Period) -> datetime | None:
+        """When a saved chain (an open period) was seen sent: captured, ``now``, or as a
+        roadmap dates a CA's published chain; None for a roadmap's step or not known."""
+        if period.start is not None:
+            return None
+        return period.chain.captured_at or self.now or _roadmap_seen(period.chain)
+
+    def renewed(self, period: Period) -> bool:
+        """True when ``period`` is a saved chain seen sent while its leaf and issuing
+        intermediates were all valid: the server renews them, so their expiries flip
+        nothing (as :meth:`forecast` judges them later). One already expired then, or a
+        chain never dated, fails on its certificates' own dates."""
+        seen = self.seen(period)
+        return seen is not None and all(
+            c.not_before <= seen <= c.not_after
+            for i, c in enumerate(period.chain.certificates)
+            if is_rotating(c, i)
         )
 
 
@@ -349,7 +367,8 @@ def failing_since(
     verifier: Verifier | None = None,
 ) -> FailingSince:
     """When the failure in effect at ``at`` began: the last flip to failing before
-    ``at`` (every certificate date counting), or the day servers switched to the failing
+    ``at`` (every certificate date counting but those a saved chain's server renews,
+    see :meth:`_Judge.renewed`), or the day servers switched to the failing
     chain, or, failing throughout, the earliest instant the chain can have been sent."""
     return _failing_since(_Judge(trust, device, hostname, verifier), periods, at)
 
@@ -389,7 +408,9 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
     while True:
         floor = current.start if current.start is not None else _chain_born(current.chain)
         floor = min(floor, when)
-        fc = judge.forecast(current, floor, when, rotate_issuing=False)
+        # every certificate date counting, but those the server renews (README: a saved
+        # chain's leaf expiring after its capture is no failure of the CA)
+        fc = judge.forecast(current, floor, when, rotate_issuing=judge.renewed(current))
         states = [(floor, fc.start.ok, "")] + [
             (c.date, c.verdict.ok, "; ".join(str(e) for e in c.events)) for c in fc.changes
         ]

@@ -300,3 +300,25 @@ def test_a_published_chain_servers_still_send_is_dated_by_its_roadmap() -> None:
 def _catalog_roots(*aliases: str) -> TrustSet:
     entries = {e.alias: e for e in Catalog.load()}
     return TrustSet.from_certificates([entry_certificate(entries[a]) for a in aliases])
+
+
+def test_a_captured_chain_fails_since_its_root_expires_not_its_renewed_leaf() -> None:
+    """Checked long after a chain's capture, a failure in effect dates from the root's
+    expiry: the leaf and issuing intermediate valid when the chain was captured are
+    renewed by the server (the verdict says so). It said "already failing since" the
+    leaf's expiry, 20 days after the capture, for a root good for 3,000 days."""
+    trust = TrustSet.from_certificates([ROOT.c])
+    chain = ServerChain(CERTS, "x.pem", captured_at=NOW)
+    much_later = NOW + 4000 * DAY
+    (r,) = check_items(trust, [CheckItem("svc", chain, CLOCK)], at=much_later).results
+    since = r.timeline.failing_since
+    assert not r.ok and since is not None
+    # from the first second after its last one, as mbedTLS's clock judges
+    assert abs(since.date - ROOT.c.not_after) <= timedelta(seconds=1)
+    assert "Dates Root expires" in since.why
+    # A leaf already expired when the chain was captured was never renewed: its date stands.
+    old = mint("svc.example", ISSUING, ca=False, san="svc.example", not_after=NOW - 10 * DAY)
+    stale = ServerChain((old.c, ISSUING.c), "x.pem", captured_at=NOW)
+    (r,) = check_items(trust, [CheckItem("svc", stale, CLOCK)], at=much_later).results
+    since = r.timeline.failing_since
+    assert since is not None and abs(since.date - old.c.not_after) <= timedelta(seconds=1)

@@ -121,7 +121,7 @@ class Forecast:
         }
 
 
-def _is_rotating(cert: Certificate, position: int) -> bool:
+def is_rotating(cert: Certificate, position: int) -> bool:
     """The leaf, and issuing intermediates (CA, path length 0), wherever they sit: a chain
     from a roadmap starts at an intermediate."""
     if position == 0 and not cert.is_ca:
@@ -168,7 +168,7 @@ def forecast(
             f"{PYTHON.at.format(at.date().isoformat())}"
         )
     verifier = verifier or Verifier(trust)
-    kinds = [c for i, c in enumerate(chain) if _is_rotating(c, i)]
+    kinds = [c for i, c in enumerate(chain) if is_rotating(c, i)]
     rotating_certs = kinds if rotate_issuing and renews else []
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
