@@ -407,6 +407,26 @@ def test_journal_dir_errors_are_the_tool_s_own(
     assert (tmp_path / "file").read_text() == "not a journal\n"
 
 
+@pytest.mark.parametrize("command", JOURNAL_COMMANDS, ids=lambda c: c[-1])
+@pytest.mark.parametrize("kind", ["file", "under-file", "loop"])
+def test_a_journal_from_the_environment_that_cannot_be_one_is_refused_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], kind: str
+) -> None:
+    """``$ESP_CABUNDLE_JOURNAL`` naming a file was read as an empty journal: 'journal
+    list' said "no journaled update", exit 0, and 'restore' found nothing to undo,
+    where --journal-dir with the same value is refused."""
+    monkeypatch.chdir(tmp_path)
+    value, words = _as_journal(tmp_path, kind)
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", value)
+    before = sorted(os.listdir(tmp_path))
+    r = CliRunner().invoke(cli, command)
+    assert r.exit_code == 2, r.output
+    assert f"Error: {words}" in r.stderr, r.stderr
+    assert "with $ESP_CABUNDLE_JOURNAL" in r.stderr  # the hint names where it came from
+    assert sorted(os.listdir(tmp_path)) == before
+    assert (tmp_path / "file").read_text() == "not a journal\n"
+
+
 @pytest.mark.parametrize("by", ["mode", "access"])
 def test_an_unreadable_journal_dir_is_said_in_the_tool_s_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by: str

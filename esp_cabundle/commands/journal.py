@@ -96,6 +96,7 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
       esp-cabundle journal list --journal-dir journal/ --json
     """
     j = Journal(journal_dir)
+    j.refuse_unusable()  # $ESP_CABUNDLE_JOURNAL naming a file: no empty journal
     entries, problems = j.scan()
     if mac is not None:
         entries = [e for e in entries if e.mac.lower() == mac.lower()]
@@ -178,6 +179,7 @@ def prune_entries(
       esp-cabundle journal prune --older-than 2w --mac 24:0a:c4:12:34:56 --dry-run
     """
     j = Journal(journal_dir)
+    j.refuse_unusable()  # $ESP_CABUNDLE_JOURNAL naming a file: no empty journal
     done = prune(j, older_than=older_than, mac=mac, unfinished=unfinished, dry_run=dry_run)
     if as_json:
         emit_json(

@@ -13,6 +13,7 @@ from ..boards import load_board
 from ..errors import InputError, OutputError
 from ..flash.found import NO_CA, per_partition
 from ..flash.interrupt import UnitInterrupted
+from ..flash.journal import Journal
 from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
 from ..flash.restore_log import restore_log_record
 from ..flash.station import append_log, check_log, expand_ports, log_format_for
@@ -137,6 +138,7 @@ def restore(
     fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
     if log_file is not None and fmt is not None:
         check_log(log_file, fmt)  # before any unit is touched, as flash's
+    Journal(journal_dir).refuse_unusable()  # $ESP_CABUNDLE_JOURNAL naming a file, too
     unlogged: list[tuple[str, OutputError]] = []
 
     def logged(outcome: UnitOutcome[Undone]) -> None:

@@ -26,6 +26,7 @@ import copy
 import hashlib
 import json
 import os
+import stat
 import string
 import tempfile
 from dataclasses import dataclass, replace
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..dates import FIRST
 from ..errors import InputError, OutputError, unwritable_hint
-from ..fileio import read_input
+from ..fileio import file_kind, read_input
 from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
 from ..spelling import PYTHON, Spelling
 from .base import SECTOR_SIZE
@@ -347,6 +348,7 @@ class Journal:
 
     def __init__(self, directory: Path | str | None = None):
         self.directory = Path(directory) if directory is not None else default_journal_dir()
+        self.from_env = directory is None and bool(os.environ.get("ESP_CABUNDLE_JOURNAL"))
         # how the caller's user picks another directory when this one cannot be written
         self.spelling: Spelling = PYTHON
 
@@ -419,6 +421,24 @@ class Journal:
                 f"cannot read this journal entry: {e.message}",
                 hint="move the file away if it is not needed",
             ) from e
+
+    def refuse_unusable(self) -> None:
+        """Refuse anything but a directory (or nothing yet) before it is read as an empty
+        journal: ``$ESP_CABUNDLE_JOURNAL`` naming a file had 'journal list' say "no
+        journaled update" and 'restore' find nothing to undo (--journal-dir is refused).
+        Writing one raises OutputError in any case (:meth:`record`)."""
+        where = "$ESP_CABUNDLE_JOURNAL" if self.from_env else self.spelling.journal_dir
+        hint = f"name a directory (it is made when first needed) with {where}"
+        try:
+            mode = self.directory.stat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError as e:  # a file where a directory of the path should be, a loop
+            why = f"cannot read the journal directory ({e.strerror})"
+            raise InputError(why, path=str(self.directory), hint=hint) from e
+        if not stat.S_ISDIR(mode):
+            why = f"is {file_kind(mode)}, not a journal directory; nothing was read or written"
+            raise InputError(why, path=str(self.directory), hint=hint)
 
     def entries(self, mac: str) -> list[JournalEntry]:
         """Every saved update of this unit, oldest first."""
