@@ -125,8 +125,8 @@ def finding_status(
     ``unparseable by mbedTLS ...`` (a root the device skips is not ok, whatever its
     dates). ``sent_first``: the first certificate of a server's chain, whose not being
     a CA is expected (``leaf``), not a fault as in a CA file."""
-    if f.not_after is None:
-        return "no dates (bundle)"
+    if f.not_after is None:  # an ESP-IDF bundle root: only its key was judged
+        return f"unparseable by {f.unparseable}, no dates" if f.unparseable else "no dates (bundle)"
     if at > f.not_after:
         return "EXPIRED"
     if f.not_before is not None and at < f.not_before:

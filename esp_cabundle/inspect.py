@@ -40,9 +40,11 @@ from .keyscan import refuse_private_keys
 from .limits import MAX_CERT_INPUT, MAX_FILE_INPUT, check_size
 from .sniff import decode_text, looks_binary, sniff_kind
 from .spelling import PYTHON, Spelling
+from .verify.parse import key_refusal, key_unparseable_by
 
 if TYPE_CHECKING:
     from .board_model import Board
+    from .verify.profiles import MbedtlsVersion
 
 __all__ = [
     "INSPECTORS",
@@ -84,7 +86,10 @@ def inspect_idf_bundle(data: bytes, source: str, spelling: Spelling = PYTHON) ->
         "dates (an expired root still anchors) and no fingerprints"
     ]
     names: dict[bytes, tuple[str, str, bool]] = {}  # (subject, label, readable)
-    keys: dict[bytes, str] = {}
+    keys: dict[bytes, tuple[str, str | None]] = {}  # (description, mbedTLS lines refusing it)
+    lines = BUNDLE_MBEDTLS[fmt]
+    refused: list[str] = []  # notes on the first few roots whose key does not parse
+    refused_count = 0
     unreadable: list[str] = []  # the first few locations
     unreadable_count = 0
     for i, r in enumerate(bundle.roots, start=1):
@@ -95,18 +100,29 @@ def inspect_idf_bundle(data: bytes, source: str, spelling: Spelling = PYTHON) ->
             except ImageError:
                 name = (f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)", False)
             names[r.subject_der] = name
-        if r.spki_der not in keys:
-            keys[r.spki_der] = r.key_description()
+        key = keys.get(r.spki_der)
+        if key is None:
+            key = keys[r.spki_der] = (r.key_description(), key_unparseable_by(r.spki_der, lines))
         if not name[2]:
             unreadable_count += 1
             if len(unreadable) < _MOST_NOTES:
                 unreadable.append(f"#{i}")
-        findings.append(Finding(f"#{i}", name[1], name[0], keys[r.spki_der]))
+        if key[1] is not None:
+            refused_count += 1
+            if len(refused) < _MOST_NOTES:
+                refused.append(_key_note(f"#{i} {name[1]}", r.spki_der, lines))
+        findings.append(Finding(f"#{i}", name[1], name[0], key[0], unparseable=key[1]))
     if unreadable_count:
         more = unreadable_count - len(unreadable)
         listed = ", ".join(unreadable) + (f" and {more:,} more" if more else "")
         subjects = "subject is" if unreadable_count == 1 else "subjects are"
         notes.append(f"{listed}: the stored {subjects} not a readable DER name")
+    notes += refused
+    if refused_count > len(refused):
+        notes.append(
+            f"{refused_count - len(refused):,} more roots store a key mbedTLS cannot parse "
+            "(--json lists every root)"
+        )
     if not bundle.is_sorted:
         notes.append(
             "roots are not sorted by DER subject: the device's binary search will miss "
@@ -138,6 +154,30 @@ def inspect_idf_bundle(data: bytes, source: str, spelling: Spelling = PYTHON) ->
         ("size", len(data)),
     )
     return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
+
+
+# The mbedTLS lines that read each bundle layout: v1 is read by ESP-IDF 4.4 and 5.0
+# (mbedTLS 2.28) and 5.1-5.3 (3.x, modelled as 3.6), v2 by ESP-IDF 5.4 and later (3.6);
+# Arduino-ESP32 2.x and 3.2+ follow the ESP-IDF they are built on (formats/idf_versions).
+BUNDLE_MBEDTLS: dict[str, tuple[MbedtlsVersion, ...]] = {"v1": ("2.28", "3.6"), "v2": ("3.6",)}
+
+
+def _key_note(where: str, key: bytes, lines: Sequence[MbedtlsVersion]) -> str:
+    """What a unit does with a bundle root whose stored key its mbedTLS cannot parse:
+    ``esp_crt_check_signature`` (esp_crt_bundle.c) parses the key only when a chain
+    names the root as issuer, then fails, so the root anchors nothing."""
+    refusals = {v: key_refusal(key, v) for v in lines}
+    said = sorted({str(r) for r in refusals.values() if r is not None})
+    who = key_unparseable_by(key, lines)
+    parsed = [v for v, r in refusals.items() if r is None]
+    can = f"; mbedTLS {' and '.join(parsed)} can" if parsed else ""
+    on = f" with {who}" if parsed else ""
+    return (
+        f"{where}: {who} cannot parse its stored key ({'; '.join(said)}){can}; ESP-IDF "
+        "parses a root's key only when a server's chain names the root as issuer "
+        f"(esp_crt_check_signature), and then fails: {on and on[1:] + ', '}no chain "
+        "verifies through this root"
+    )
 
 
 def _bundle_intermediates(entries: Sequence[BundleRoot]) -> tuple[int, tuple[str, ...]]:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from support.bundles import cn, v2_bundle
+from support.bundles import P256_KEY, cn, v2_bundle
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands.inspect import EDGE_ROWS, SUMMARY_PAST
@@ -30,7 +30,7 @@ from tests.support.verify_pki import mint
 
 
 def tiny_bundle(n: int) -> bytes:
-    return v2_bundle(sorted((cn(f"R{i:05d}"), b"") for i in range(n)))
+    return v2_bundle(sorted((cn(f"R{i:05d}"), P256_KEY) for i in range(n)))
 
 
 def table_rows(out: str) -> list[str]:
@@ -102,7 +102,7 @@ def test_status_counts_name_what_the_hidden_rows_hold(runner: CliRunner, in_tmp:
 def test_notes_of_one_kind_stay_a_few_lines(in_tmp: Path) -> None:
     """Names that do not read, and subjects stored with two keys, are counted past five."""
     bad = b"\x30\x02\x05\x00"  # a SEQUENCE holding a NULL: no Name
-    unread = v2_bundle([(bad, b"")] * 3000)
+    unread = v2_bundle([(bad, P256_KEY)] * 3000)
     (in_tmp / "u.bin").write_bytes(unread)
     notes = inspect_path("u.bin").notes
     assert (

@@ -87,7 +87,14 @@ from .profiles import MbedtlsVersion
 if TYPE_CHECKING:
     from ..certs import Certificate
 
-__all__ = ["ParseRefusal", "parse_notes", "parse_refusal", "unparseable_by"]
+__all__ = [
+    "ParseRefusal",
+    "key_refusal",
+    "key_unparseable_by",
+    "parse_notes",
+    "parse_refusal",
+    "unparseable_by",
+]
 
 
 class _Parser(_ExtensionParser):
@@ -413,6 +420,38 @@ class _Parser(_ExtensionParser):
             raise self.fail(X509_INVALID_FORMAT, e, "malformed unique identifier") from None
         r.p += k
 
+    # -- mbedtls_pk_parse_public_key: an ESP-IDF bundle's stored key --------------------
+    def stored_key(self) -> None:
+        """``mbedtls_pk_parse_public_key`` on a DER key (pkparse.c, 2.28 and 3.6), as
+        ``esp_crt_check_signature`` (esp_crt_bundle.c) calls it on a bundle root's key:
+        an empty key is refused first; then the bytes are tried as a PKCS#1
+        RSAPublicKey (``pk_get_rsapubkey``; 3.6 ``mbedtls_rsa_parse_pubkey``), and only an
+        unexpected tag there (no SEQUENCE, or no INTEGER in it) moves on to
+        ``mbedtls_pk_parse_subpubkey``: a SubjectPublicKeyInfo with bytes after it is
+        refused by the first reader. (Its PEM branch needs a NUL-ended text header no DER
+        key starts with.) The first reader's other codes are 2.28's: 3.6 refuses the same
+        keys, with the bare ASN.1 or RSA code."""
+        r = self.r
+        end = len(r.d)
+        if end == 0:
+            raise _Refused(PK_KEY_INVALID_FORMAT, "empty key")
+        try:
+            n = r.get_tag(end, _SEQUENCE)
+        except _Asn1:
+            n = end - r.p  # no SEQUENCE: rsa_key below says how, as the first reader does
+        if r.p + n != end:
+            code = _RSA_BAD_INPUT_DATA if self.v36 else PK_INVALID_PUBKEY + _LENGTH_MISMATCH
+            raise _Refused(code, "data after the key")
+        r.p = 0
+        try:
+            self.rsa_key(end)
+            return  # a PKCS#1 RSAPublicKey: mbedTLS takes it as it is
+        except _Refused as e:
+            if e.code != PK_INVALID_PUBKEY + _UNEXPECTED_TAG:
+                raise
+        r.p = 0
+        self.public_key(end)
+
     # -- x509_get_crt_ext ---------------------------------------------------------------
 
 
@@ -432,6 +471,23 @@ def parse_refusal(der: bytes, version: MbedtlsVersion = "2.28") -> ParseRefusal 
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def key_refusal(key: bytes, version: MbedtlsVersion = "2.28") -> ParseRefusal | None:
+    """Why mbedTLS ``version`` refuses a DER public key as an ESP-IDF bundle stores it
+    (``mbedtls_pk_parse_public_key``: RSA, and EC on the curves mbedTLS knows, which
+    ESP-IDF's Kconfig enables by default; never DSA or Ed25519), or None when it parses.
+
+    The device parses nothing else of a bundle root: it finds the root by comparing
+    DER names byte for byte and parses its key when a chain names it as issuer."""
+    try:
+        _Parser(key, version).stored_key()
+    except _Refused as e:
+        return ParseRefusal(e.code, e.reason or _default_reason(e.code), version)
+    except IndexError:  # read past the buffer: mbedTLS would report running out of data
+        return ParseRefusal(PK_KEY_INVALID_FORMAT + _OUT_OF_DATA, "truncated key", version)
+    return None
+
+
 def _param_sequence(tag: int, params: bytes, bad: str) -> tuple[_Reader, int]:
     """RSASSA-PSS parameters and the MGF1 hash in them are each a SEQUENCE (as both
     mbedTLS readers require first): a reader over its content, and where it ends."""
@@ -445,6 +501,9 @@ def _default_reason(code: int) -> str:
     return _HIGH_NAMES.get(high, "refused")
 
 
+# MBEDTLS_ERR_RSA_BAD_INPUT_DATA: 3.6's mbedtls_rsa_parse_pubkey (rsa.c) when a key's
+# outer SEQUENCE ends before the buffer does (2.28 says PK_INVALID_PUBKEY + LENGTH_MISMATCH).
+_RSA_BAD_INPUT_DATA = -0x4080
 _UNKNOWN_SIG_ALG = -0x262E  # left out of a server's chain, not fatal (ssl_tls.c)
 
 
@@ -452,6 +511,16 @@ def unparseable_by(der: bytes) -> str | None:
     """Which mbedTLS lines refuse this certificate ("mbedTLS 2.28 and 3.6",
     "mbedTLS 3.6"), or None when both parse it: ``inspect`` shows it as the status."""
     refused = [v for v in ("2.28", "3.6") if parse_refusal(der, v) is not None]
+    return f"mbedTLS {' and '.join(refused)}" if refused else None
+
+
+def key_unparseable_by(
+    key: bytes, versions: Sequence[MbedtlsVersion] = ("2.28", "3.6")
+) -> str | None:
+    """Which of the mbedTLS lines ``versions`` refuse this stored key ("mbedTLS 2.28
+    and 3.6"), or None when all parse it: an ESP-IDF bundle root's counterpart of
+    :func:`unparseable_by`."""
+    refused = [v for v in versions if key_refusal(key, v) is not None]
     return f"mbedTLS {' and '.join(refused)}" if refused else None
 
 

@@ -229,3 +229,46 @@ def x509_verify_idf_bundle(
         return ret, flags.value
     finally:
         lib.mbedtls_x509_crt_free(chain)
+
+
+# ---------------------------------------------------------------------------------------
+# mbedtls_pk_parse_public_key, as ESP-IDF's esp_crt_check_signature calls it on a key
+
+_CRYPTO: ctypes.CDLL | None = None
+_PK_BYTES = 64  # mbedtls_pk_context is {pk_info, pk_ctx}: two pointers in 2.28
+
+
+def _crypto() -> ctypes.CDLL | None:
+    global _CRYPTO
+    if _CRYPTO is not None or not HAVE_MBEDTLS:
+        return _CRYPTO
+    site = os.path.dirname(os.path.dirname(mx509.__file__))
+    found = glob.glob(os.path.join(site, "python_mbedtls.libs", "libmbedcrypto*.so*"))
+    if not found:
+        with open("/proc/self/maps") as maps:
+            found = sorted({ln.split()[-1] for ln in maps if "libmbedcrypto" in ln})
+    if not found:
+        return None
+    lib = ctypes.CDLL(found[0])
+    lib.mbedtls_pk_init.argtypes = [ctypes.c_void_p]
+    lib.mbedtls_pk_free.argtypes = [ctypes.c_void_p]
+    lib.mbedtls_pk_parse_public_key.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    _CRYPTO = lib
+    return lib
+
+
+def pk_available() -> bool:
+    return _crypto() is not None
+
+
+def pk_parse_public_key(key: bytes) -> int:
+    """What real mbedTLS 2.28's ``mbedtls_pk_parse_public_key`` returns for ``key`` (0,
+    or the negative error): what an ESP-IDF 4.4/5.0 unit does with a bundle root's key."""
+    lib = _crypto()
+    assert lib is not None
+    ctx = ctypes.create_string_buffer(_PK_BYTES)
+    lib.mbedtls_pk_init(ctx)
+    try:
+        return int(lib.mbedtls_pk_parse_public_key(ctx, key, len(key)))
+    finally:
+        lib.mbedtls_pk_free(ctx)
