@@ -139,12 +139,24 @@ def _refuse_pkcs7(source: str, line: int | None, *, der: bool) -> None:
 
 def _der_is_private_key(element: bytes) -> bool:
     """PKCS#8, PKCS#1 and SEC1 keys are SEQUENCEs that open with an INTEGER version;
-    certificates open with a SEQUENCE (the TBSCertificate)."""
+    certificates open with a SEQUENCE (the TBSCertificate). Broad on purpose (a toy RSA
+    key, whose modulus :mod:`.keyscan` leaves alone, is refused here), except where no
+    key can be: every format opening with a version holds more after it (PKCS#1
+    RSAPrivateKey, RFC 8017 A.1.2; OpenSSL's DSA key, version p q g y x; SEC1
+    ECPrivateKey, RFC 5915 3; PKCS#8 PrivateKeyInfo / OneAsymmetricKey, RFC 5208 5 and
+    RFC 5958 2; a PKCS#12 PFX, RFC 7292 4), so a SEQUENCE holding one INTEGER alone
+    (``30 03 02 01 00``) is none."""
     try:
         _tag, hdr, _length = _read_tlv_header(element, 0)
     except ValueError:
         return False
-    return len(element) > hdr and element[hdr] == 0x02
+    if len(element) <= hdr or element[hdr] != 0x02:
+        return False
+    try:
+        _tag, int_hdr, int_length = _read_tlv_header(element, hdr)
+    except ValueError:
+        return True  # a version whose length does not read: as broad as before
+    return hdr + int_hdr + int_length != len(element)
 
 
 def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Iterator[Certificate]:

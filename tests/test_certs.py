@@ -11,6 +11,7 @@ from support.pki import issue
 
 from esp_cabundle.certs import Certificate, load_certificate_file, load_certificates, sniff_kind
 from esp_cabundle.errors import CertificateError, PrivateKeyError
+from esp_cabundle.pubkeys import der_tlv
 
 LE = Path(__file__).parent / "data" / "letsencrypt"
 X1_SHA = "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6"
@@ -153,6 +154,40 @@ def test_real_private_key_pem_and_pkcs8_der_refused() -> None:
     with pytest.raises(PrivateKeyError) as e:
         load_certificates(leaf.der + der, source="mixed.der")
     assert "mixed.der" in str(e.value) and "byte offset" in str(e.value)
+
+
+def test_a_sequence_holding_one_integer_is_no_key() -> None:
+    """``30 03 02 01 00`` after a DER certificate (a trial's report) was refused as a
+    "private key (DER)": a SEQUENCE holding an INTEGER alone is no key in any format
+    (each one that opens with a version holds more after it: RFC 8017 A.1.2, RFC 5915 3,
+    RFC 5208 5, RFC 5958 2, RFC 7292 4). It is refused as the certificate it is not."""
+    der = x1().der
+    for tail in (
+        b"\x30\x03\x02\x01\x00",
+        b"\x30\x03\x02\x01\x01",
+        der_tlv(0x30, der_tlv(0x02, bytes(70))),
+    ):
+        with pytest.raises(CertificateError) as e:
+            load_certificates(der + tail, source="x.der")
+        assert not isinstance(e.value, PrivateKeyError)
+        assert f"x.der: at byte offset {len(der)}: not a valid X.509 certificate" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        # a toy RSAPrivateKey (RFC 8017 A.1.2) of 384 bits: too small for the key scan's
+        # modulus bound, refused by the DER reader all the same
+        der_tlv(
+            0x30, der_tlv(0x02, b"\x00") + b"".join(der_tlv(0x02, b"\x7f" * 48) for _ in range(8))
+        ),
+        der_tlv(0x30, der_tlv(0x02, b"\x00") + der_tlv(0x02, b"\x05")),  # a version and one more
+        der_tlv(0x30, b"\x02\x85\x01"),  # a version whose length does not read
+    ],
+)
+def test_der_opening_as_a_key_is_still_refused_as_one(key: bytes) -> None:
+    with pytest.raises(PrivateKeyError, match="private key \\(DER\\) at byte offset"):
+        load_certificates(x1().der + key, source="x.der")
 
 
 def test_private_key_inside_c_string_names_the_c_line() -> None:
