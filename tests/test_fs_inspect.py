@@ -139,3 +139,58 @@ def test_gate_fails_on_an_image_with_no_ca_file(runner: CliRunner, tmp_path: Pat
         assert runner.invoke(cli, ["inspect", str(image), *only]).exit_code == 1
     plain = runner.invoke(cli, ["inspect", str(image), "--at", "2026-01-01"])
     assert plain.exit_code == 0 and "note: no file in the image holds certificates" in plain.output
+
+
+def _cut_short_spiffs(tmp_path: Path, length: int) -> tuple[Path, str]:
+    """The first ``length`` bytes of a 1408K esp-idf SPIFFS holding a CA, and the hint
+    fs ls gives for it."""
+    whole = pack_image(
+        "spiffs", "esp-idf", 1408 * 1024, [("/ca.pem", (LE / "isrgrootx1.pem").read_bytes())]
+    ).data
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(whole[:length])
+    return cut, "esp-idf magic of a 1,441,792-byte SPIFFS; pass exactly that many bytes"
+
+
+@pytest.mark.parametrize("length", [262144, 100000])
+def test_inspect_of_a_spiffs_cut_short_says_what_fs_ls_says(tmp_path: Path, length: int) -> None:
+    """``head -c 262144 spiffs-1408k.bin > cut.bin; inspect cut.bin`` said "binary data ...
+    not a ... file-system image" while ``fs ls cut.bin`` named the 1,441,792-byte SPIFFS it
+    was cut from: both say that now, from one detection; and a cut at no block boundary
+    (100,000 bytes) gets the same hint rather than "pass the whole partition" alone."""
+    cut, hint = _cut_short_spiffs(tmp_path, length)
+    runner = CliRunner()
+    inspected = runner.invoke(cli, ["inspect", str(cut)])
+    listed = runner.invoke(cli, ["fs", "ls", str(cut)])
+    assert inspected.exit_code == listed.exit_code == 2, (inspected.output, listed.output)
+    assert hint in inspected.output and hint in listed.output, (inspected.output, listed.output)
+    assert "binary data" not in inspected.output, inspected.output
+    error = listed.output.split("\n")[0]
+    assert error.startswith(f"Error: {cut}: neither LittleFS"), listed.output
+    assert error in inspected.output, inspected.output
+
+
+def test_random_bytes_with_a_chance_spiffs_magic_in_block_0_are_not_called_spiffs(
+    tmp_path: Path,
+) -> None:
+    """Block 0's magic alone named the SPIFFS size an image was cut from, and random bytes
+    carry a plausible one 1 time in 16: the hint now also wants the other blocks present
+    to carry that size's magic, so such bytes stay "binary data" (inspect) and get no
+    "pass exactly that many bytes" (fs ls)."""
+    import random
+
+    from esp_cabundle.fs.spiffs import get_spiffs_profile
+    from esp_cabundle.fs.spiffs_layout import U16, Geometry
+
+    data = bytearray(random.Random(7).randbytes(64 * 4096))
+    geo = Geometry.of(get_spiffs_profile("esp-idf"), 1408 * 1024)
+    U16.pack_into(data, geo.magic_addr(0), geo.magic(0))
+    rnd = tmp_path / "rnd.bin"
+    rnd.write_bytes(bytes(data))
+    runner = CliRunner()
+    inspected = runner.invoke(cli, ["inspect", str(rnd)])
+    listed = runner.invoke(cli, ["fs", "ls", str(rnd)])
+    assert inspected.exit_code == listed.exit_code == 2, (inspected.output, listed.output)
+    assert "binary data (262,144 bytes)" in inspected.output, inspected.output
+    assert "neither LittleFS" in listed.output, listed.output
+    assert "1,441,792-byte" not in listed.output + inspected.output, listed.output

@@ -181,8 +181,11 @@ def _inspect_error(runner: CliRunner, tmp: Path, data: bytes, name: str = "in.bi
 
 def test_inspect_describes_what_it_cannot_read(in_tmp: Path, runner: CliRunner) -> None:
     spiffs = (DATA / "spiffs" / "idf-64k.bin").read_bytes()
+    # a SPIFFS cut short is said as fs ls says it (it was "binary data" to inspect alone)
     err = _inspect_error(runner, in_tmp, spiffs[: len(spiffs) // 2 + 100])
-    assert "binary data (32,868 bytes), not a certificate file" in err
+    assert "magic of a 65,536-byte SPIFFS; pass exactly that many bytes" in err
+    err = _inspect_error(runner, in_tmp, bytes(range(256)) * 20 + spiffs[:4096])
+    assert "binary data (9,216 bytes), not a certificate file" in err
     assert "holds PEM text at byte offset" in err and "cut short" in err
 
     dump = bytearray(dumps.arduino_dump())

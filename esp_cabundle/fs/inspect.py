@@ -15,6 +15,7 @@ from ..findings import Report, certificate_file_report
 from ..spelling import PYTHON, Spelling
 from ..text import printable_name
 from . import detect_fs_type, open_image
+from .spiffs_probe import size_hint
 
 if TYPE_CHECKING:
     from ..board_model import Board
@@ -41,9 +42,13 @@ def inspect_image(
     An image that is broken is an ImageError naming ``source``: inspect takes several
     inputs, and the file-system layer knows none of their names."""
     fs_type = detect_fs_type(data)
-    if fs_type is None or (fs_type != "littlefs" and _is_flash_dump(data)):
+    cut = fs_type is None and size_hint(data) is not None  # a SPIFFS partition cut short
+    if (fs_type is None and not cut) or (fs_type != "littlefs" and _is_flash_dump(data)):
         return None
     try:
+        if fs_type is None:  # open_image's error and hint, as fs ls says them, not "binary data"
+            open_image(data)
+            return None  # not reached: bytes no file system claims never open
         return _image_report(data, source, fs_type, board)
     except ImageError as e:
         if e.path is not None or type(e) is not ImageError:

@@ -37,7 +37,6 @@ from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
 from .spiffs_layout import (
     INDEX_HEADER_LEN,
     IX_FLAG,
-    MAGIC_BASE,
     PAGE_HEADER,
     SPIFFS_PROFILES,
     TYPE_FILE,
@@ -48,6 +47,7 @@ from .spiffs_layout import (
     SpiffsProfile,
     get_spiffs_profile,
 )
+from .spiffs_probe import MIN_BLOCKS, magic_profiles, probe_spiffs, size_hint, unique_profiles
 
 __all__ = [
     "SPIFFS_PROFILES",
@@ -58,16 +58,7 @@ __all__ = [
     "probe_spiffs",
 ]
 
-_MIN_BLOCKS = 3  # SPIFFS keeps two free blocks for garbage collection
 _MAX_PAGES = 0xFFFF  # u16 page indexes, 0xFFFF meaning "no page"
-
-
-def _unique_profiles() -> list[SpiffsProfile]:
-    seen: list[SpiffsProfile] = []
-    for p in SPIFFS_PROFILES.values():
-        if p not in seen:
-            seen.append(p)
-    return seen
 
 
 def _check_size(size: int, profile: SpiffsProfile, spelling: Spelling | None = None) -> Geometry:
@@ -81,12 +72,11 @@ def _check_size(size: int, profile: SpiffsProfile, spelling: Spelling | None = N
             hint="use the partition size from the partition table",
         )
     geo = Geometry.of(profile, size)
-    if geo.block_count < _MIN_BLOCKS:
+    if geo.block_count < MIN_BLOCKS:
         raise TooSmallError(
-            f"SPIFFS needs at least {_MIN_BLOCKS} blocks; "
-            f"{byte_count(size)} hold {geo.block_count}",
-            smallest=_MIN_BLOCKS * bs,
-            hint=SizeHint(_MIN_BLOCKS * bs, spelling) if spelling else None,
+            f"SPIFFS needs at least {MIN_BLOCKS} blocks; {byte_count(size)} hold {geo.block_count}",
+            smallest=MIN_BLOCKS * bs,
+            hint=SizeHint(MIN_BLOCKS * bs, spelling) if spelling else None,
         )
     if geo.total_pages > _MAX_PAGES:
         largest = largest_size(profile)
@@ -244,58 +234,6 @@ def _spiffsgen(files: list[tuple[bytes, bytes]], geo: Geometry) -> bytes:
     return bytes(img)
 
 
-# -- detection ---------------------------------------------------------------------------
-
-
-def _magic_matches(data: bytes | bytearray | memoryview, geo: Geometry) -> bool:
-    """SPIFFS's mount check: every block's magic right, but one (an aborted erase)."""
-    bad = 0
-    for b in range(geo.block_count):
-        if U16.unpack_from(data, geo.magic_addr(b))[0] != geo.magic(b):
-            bad += 1
-            if bad > 1:
-                return False
-    return True
-
-
-def _magic_profiles(data: bytes | bytearray | memoryview) -> list[SpiffsProfile]:
-    """Registered profiles whose SPIFFS magic the bytes carry (cheap: stops at 2 bad blocks)."""
-    found = []
-    for prof in _unique_profiles():
-        bs = prof.block_size
-        if not prof.use_magic or len(data) % bs or len(data) // bs < _MIN_BLOCKS:
-            continue
-        geo = Geometry.of(prof, len(data))
-        # at most one block may lack its magic, so blocks 0 and 1 decide quickly
-        if not any(U16.unpack_from(data, geo.magic_addr(b))[0] == geo.magic(b) for b in (0, 1)):
-            continue
-        if _magic_matches(data, geo):
-            found.append(prof)
-    return found
-
-
-def probe_spiffs(data: bytes | bytearray | memoryview) -> SpiffsProfile | None:
-    """The registered profile whose SPIFFS magic the bytes carry, or None. Cheap."""
-    found = _magic_profiles(data)
-    return found[0] if found else None
-
-
-def _size_hint(data: bytes | bytearray | memoryview) -> str | None:
-    """With magic-length, block 0's magic gives the partition size the image was made for."""
-    for prof in _unique_profiles():
-        if prof.use_magic and prof.use_magic_len and len(data) >= prof.block_size:
-            geo = Geometry.of(prof, prof.block_size)
-            stored = U16.unpack_from(data, geo.magic_addr(0))[0]
-            blocks = stored ^ ((MAGIC_BASE ^ prof.page_size) & 0xFFFF)
-            if _MIN_BLOCKS <= blocks < 0x1000 and blocks * prof.block_size != len(data):
-                return (
-                    f"its first block carries the {prof.name} magic of a "
-                    f"{blocks * prof.block_size:,}-byte SPIFFS; pass exactly that many bytes "
-                    "(the whole partition)"
-                )
-    return None
-
-
 # -- the image ----------------------------------------------------------------------------
 
 
@@ -341,13 +279,13 @@ class SpiffsImage(FileSystemImage):
         wanted = get_spiffs_profile(profile) if profile is not None else None
         if wanted is not None:
             _check_size(len(raw), wanted)
-        elif len(raw) % ERASE_BLOCK or len(raw) < _MIN_BLOCKS * ERASE_BLOCK:
+        elif len(raw) % ERASE_BLOCK or len(raw) < MIN_BLOCKS * ERASE_BLOCK:
             raise ImageError(
                 f"not a SPIFFS image: {byte_count(len(raw))} is not a whole number (>= "
-                f"{_MIN_BLOCKS}) of {ERASE_BLOCK}-byte blocks",
-                hint="pass the whole partition",
+                f"{MIN_BLOCKS}) of {ERASE_BLOCK}-byte blocks",
+                hint=size_hint(raw) or "pass the whole partition",
             )
-        candidates = _magic_profiles(raw)
+        candidates = magic_profiles(raw)
         if wanted is not None:
             if wanted.use_magic and wanted not in candidates:
                 if candidates:
@@ -359,14 +297,14 @@ class SpiffsImage(FileSystemImage):
                 raise ImageError(
                     f"not a SPIFFS image of profile {wanted.name}: its blocks lack that "
                     "profile's magic",
-                    hint=_size_hint(raw) or "check the partition offset and size",
+                    hint=size_hint(raw) or "check the partition offset and size",
                 )
             candidates = [wanted]
         elif not candidates:
-            names = ", ".join(p.name for p in _unique_profiles())
+            names = ", ".join(p.name for p in unique_profiles())
             raise ImageError(
                 f"not a SPIFFS image: no block carries the magic of any known profile ({names})",
-                hint=_size_hint(raw) or "check the partition offset and size",
+                hint=size_hint(raw) or "check the partition offset and size",
             )
         # Profiles sharing a magic scheme differ in their index-header layout (name and
         # meta lengths): the first whose headers all parse is the image's.
