@@ -381,3 +381,29 @@ def test_a_missing_file_s_hint_names_the_image_given(
         assert "no file '/nope'" in out and hint in out, out
         assert "IMAGE" not in out
         assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize(
+    ("size", "said"),
+    [
+        ("100", "--size 100 is not a multiple of the 4,096-byte block and less than the two"),
+        ("5000", "--size 5,000 is not a multiple of the 4,096-byte block and less than"),
+        ("4K", "--size 4,096 is less than the two blocks (8,192 bytes) a file system needs"),
+        ("12345", "--size 12,345 is not a multiple of the 4,096-byte block; the file"),
+    ],
+)
+@pytest.mark.parametrize("verb", ["ls", "put"])
+def test_a_size_no_partition_can_have_is_said_as_the_size_s_fault(
+    runner: CliRunner, image: Path, size: str, said: str, verb: str
+) -> None:
+    """``fs ls lfs.bin --size 100`` (a fine LittleFS) said "the superblock ... is
+    unreadable; the image is corrupt": the --size is wrong, and said so, naming the
+    file's real size; the image is not touched."""
+    before = image.read_bytes()
+    words = [str(NEW_CA), "/ca.pem"] if verb == "put" else []
+    code, out, _ = run(runner, verb, str(image), *words, "--size", size)
+    assert code == 2, out
+    assert f"Error: {image}: {said}" in out, out
+    assert f"the file is {len(before):,} bytes" in out, out
+    assert "corrupt" not in out and "unreadable" not in out, out
+    assert image.read_bytes() == before

@@ -14,6 +14,7 @@ import click
 from ..errors import InputError, PartitionTableError
 from ..fileio import shell_path
 from ..fs import FS_TYPES, detect_fs_type, profiles_of
+from ..fs.base import ERASE_BLOCK
 from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
 from ..text import byte_count, printable
@@ -288,3 +289,20 @@ def with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | 
     named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
     table = f"the file-system partitions of {printable(image)}'s table: {named}"
     return f"{hint}; {table}" if hint else table
+
+
+def refuse_unblocked_size(size: int | None, data: bytes, image: Path) -> None:
+    """A --size no file-system partition can have (not whole 4 KiB blocks, or fewer than
+    two) said as the option's fault, with IMAGE's real size: LittleFS cut to 100 bytes
+    said its superblock was unreadable, "the image is corrupt", of an image that is fine."""
+    if size is None or not data or (size % ERASE_BLOCK == 0 and size >= 2 * ERASE_BLOCK):
+        return
+    wrong = [f"not a multiple of the {ERASE_BLOCK:,}-byte block"] if size % ERASE_BLOCK else []
+    if size < 2 * ERASE_BLOCK:
+        wrong.append(f"less than the two blocks ({2 * ERASE_BLOCK:,} bytes) a file system needs")
+    raise InputError(
+        f"--size {size:,} is {' and '.join(wrong)}; the file is {byte_count(len(data))}",
+        path=printable(str(image)),
+        hint=f"leave --size out to read all {byte_count(len(data))} of a partition image, or "
+        "give the partition's size from its table (e.g. --size 1408K)",
+    )

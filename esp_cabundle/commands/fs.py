@@ -44,6 +44,7 @@ from ._fsopts import (
     partition_option,
     refuse_fs_as_image_profile,
     refuse_partition_with_offset,
+    refuse_unblocked_size,
     with_table_hint,
 )
 from ._fsput import read_source, refuse_swapped
@@ -128,13 +129,15 @@ class ImageArgs:
             entry = partition_at(data, self.offset)
             size = entry.size if entry is not None else None
         try:
-            return locate_image(
+            region = locate_image(
                 data, offset=self.offset, size=size, source=str(self.image), spelling=CLI_SPELLING
             )
         except DumpNotImageError as e:
             if e.partitions:  # else why it has none (a dump cut short ...)
                 e.hint = dump_partitions_hint(e.partitions)
             raise
+        refuse_unblocked_size(self.size, data, self.image)  # a dump said first: the fix names it
+        return region
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
         region = region or self.region()
