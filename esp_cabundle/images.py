@@ -37,6 +37,7 @@ __all__ = [
     "ImageSpec",
     "NewImage",
     "ca_path_moved",
+    "check_board_platform",
     "image_output",
     "image_spec",
     "new_image",
@@ -78,6 +79,24 @@ class ImageSpec:
     def where(self) -> str:
         """Where to flash it on a fresh unit, from the board's default table ('' if unknown)."""
         return ", ".join(f"{p.name} at {p.offset:#x}" for p in self.partitions)
+
+
+def check_board_platform(board: Board, platform: str | None, spelling: Spelling = PYTHON) -> None:
+    """Refuse a LittleFS ``platform`` whose profile is not ``board``'s (pack, update-dump
+    and fs put alike): said of the board, as "omit --profile" (the platform's own check)
+    named a flag never typed, the profile being the board's."""
+    fs = board.filesystem
+    if platform is None or fs is None or fs.fs_type != "littlefs":
+        return
+    from .fs.lfs_platforms import resolve_platform  # deferred: as _profile_for_platform
+
+    plat = resolve_platform(platform, spelling)
+    if plat.profile != fs.profile:
+        raise InputError(
+            f"platform {plat.spec} uses the LittleFS profile {plat.profile}; board "
+            f"{board.name} uses {fs.profile}",
+            hint=f"drop {spelling.platform}, or name the board your units run",
+        )
 
 
 def image_spec(
@@ -127,18 +146,7 @@ def image_spec(
             f"board {board.name} uses the {fs.fs_type} profile {fs.profile}, not {profile}",
             hint="drop the profile, or name the board your units run",
         )
-    if platform is not None and fs.fs_type == "littlefs":
-        # said of the board: "omit --profile" (the platform's own check) named a flag
-        # never typed, the profile being the board's
-        from .fs.lfs_platforms import resolve_platform  # deferred: as _profile_for_platform
-
-        plat = resolve_platform(platform, spelling)
-        if plat.profile != fs.profile:
-            raise InputError(
-                f"platform {plat.spec} uses the LittleFS profile {plat.profile}; board "
-                f"{board.name} uses {fs.profile}",
-                hint=f"drop {spelling.platform}, or name the board your units run",
-            )
+    check_board_platform(board, platform, spelling)
     parts = _default_partitions(board)
     if size is None:
         sizes = sorted({p.size for p in parts})

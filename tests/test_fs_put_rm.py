@@ -221,3 +221,28 @@ def test_the_boards_ca_path_warns_too(image: Path, in_tmp: Path, runner: CliRunn
     r = runner.invoke(cli, ["fs", "rm", "fs.bin", "/certs.pem", "--board", str(board)])
     assert r.exit_code == 0, r.output
     assert "warning: /certs.pem is the CA file the firmware reads" in r.stderr
+
+
+def test_put_refuses_a_platform_of_another_profile_than_the_board_s(in_tmp: Path) -> None:
+    """``fs put mos-lfs.bin ca.pem --board mongoose-os-esp32 --platform arduino-3.0.0``
+    was accepted without a word, while pack and update-dump refuse a --platform whose
+    LittleFS profile is not the board's: fs put refuses it the same way (exit 2, in
+    pack's words, the image unchanged); the board's own platform is taken."""
+    image = in_tmp / "mos-lfs.bin"
+    image.write_bytes(pack_image("littlefs", "mongoose-os", 256 * 1024, [("/ca.pem", CA)]).data)
+    (in_tmp / "ca.pem").write_bytes(CA)
+    before = image.read_bytes()
+    put = ["fs", "put", str(image), "ca.pem", "--board", "mongoose-os-esp32", "--platform"]
+    runner = CliRunner()
+    refused = runner.invoke(cli, [*put, "arduino-3.0.0"])
+    assert refused.exit_code == 2, refused.output
+    assert (
+        "Error: platform arduino-3.0.0 uses the LittleFS profile arduino; board "
+        "mongoose-os-esp32 uses mongoose-os"
+    ) in refused.output, refused.output
+    assert image.read_bytes() == before
+    pack = ["pack", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "-o", "other.bin"]
+    packed = runner.invoke(cli, [*pack, "--platform", "arduino-3.0.0"])
+    assert packed.exit_code == 2 and "board mongoose-os-esp32 uses" in packed.output
+    taken = runner.invoke(cli, [*put, "mongoose-os"])
+    assert taken.exit_code == 0, taken.output

@@ -31,6 +31,7 @@ from ..fs.edit import (
     partition_at,
 )
 from ..gate import CaSource
+from ..images import check_board_platform
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
 from ._fsboard import board_warning, misplaced_ca, named_ca_warning
@@ -402,6 +403,8 @@ def put_cmd(
     key: str | None = None  # the warning for a private key put in the image
     config = ca.config()
     chosen = chosen_board(board, config)
+    if board is not None and chosen is not None:  # as pack and update-dump refuse it
+        check_board_platform(chosen, platform, CLI_SPELLING)
     warnings = [w for w in [board_warning(fs_image, chosen, typed=bool(board))] if w]
     ca_paths = _ca_paths(fs_image, chosen)
     ca_path = normalize_path(
