@@ -50,6 +50,7 @@ __all__ = [
     "mode_kept",
     "read_input",
     "refuse_missing_folder",
+    "refuse_output_under_a_file",
     "refuse_special",
     "refuse_unwritable",
     "shell_path",
@@ -293,16 +294,38 @@ def _make_parents(item: _Item, parent: Path) -> None:
                 raise _no_directory(item.named, d, e) from e
 
 
+def _in_the_way(folder: Path) -> tuple[str, str, str] | None:
+    """A file where a directory of ``folder`` should be, as (what cannot be done, why,
+    hint) naming it; None when there is none."""
+    down = [*reversed(folder.parents), folder]  # from the top
+    # os.path's tests: Path.exists raised PermissionError for a folder it cannot search,
+    # and this runs on every output named, not only once a write failed
+    at = next((i for i, p in enumerate(down) if os.path.exists(p) and not os.path.isdir(p)), None)
+    if at is None:
+        return None
+    blocker = down[at]
+    why = f"{blocker} is {file_kind(os.stat(blocker).st_mode)}, not a directory"
+    what = f"create directory {down[at + 1]}" if at + 1 < len(down) else f"write into {blocker}"
+    return what, why, f"move {blocker} away, or write somewhere else"
+
+
+def refuse_output_under_a_file(path: Path) -> None:
+    """InputError (exit 2) before any work for an output whose path runs through a file
+    (``-o ca.pem/x.bin``): the user's slip, which the write at the end said as an I/O
+    failure (exit 3) after the work was done."""
+    blocked = _in_the_way(path.parent)
+    if blocked is not None:
+        what, why, hint = blocked
+        raise InputError(f"{path}: cannot {what}: {why}; nothing was read or written", hint=hint)
+
+
 def _no_directory(named: Path, folder: Path, e: OSError) -> OutputError:
     """Why ``named``'s directory ``folder`` cannot be made, naming the part at fault
     ("cannot create directory ro/sub: ro is not writable", not ``ro/sub`` alone)."""
-    down = [*reversed(folder.parents), folder]  # from the top
-    at = next((i for i, p in enumerate(down) if p.exists() and not p.is_dir()), None)
-    if at is not None:  # a file where a directory of the path should be
-        blocker = down[at]
-        why = f"{blocker} is {file_kind(os.stat(blocker).st_mode)}, not a directory"
-        hint: str | None = f"move {blocker} away, or write somewhere else"
-        what = f"create directory {down[at + 1]}" if at + 1 < len(down) else f"write into {blocker}"
+    blocked = _in_the_way(folder)
+    hint: str | None
+    if blocked is not None:  # a file where a directory of the path should be
+        what, why, hint = blocked
     else:
         what = f"create directory {folder}"
         if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -478,11 +478,12 @@ def test_output_under_a_file_names_the_file_in_the_way(
 ) -> None:
     """``-o ro/sub/ca.pem`` with ``ro`` a file said "cannot write (Not a directory)" of
     the output: it names the directory that cannot be made and the file in its way
-    (root hits this case too, unlike a read-only directory); nothing is written."""
+    (root hits this case too, unlike a read-only directory); nothing is written. The
+    user's slip, refused before the build (exit 2; it was exit 3, after it)."""
     (in_tmp / "ro").write_text("a file\n")
     code, _, err = run(runner, "build", "--preset", "letsencrypt", "-o", output)
-    assert code == 3, err
-    assert f"Error: {output}: {words}; nothing written" in err, err
+    assert code == 2, err
+    assert f"Error: {output}: {words}; nothing was read or written" in err, err
     assert "move ro away" in err
     assert _listing(in_tmp) == ["ro"] and (in_tmp / "ro").read_text() == "a file\n"
 

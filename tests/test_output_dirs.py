@@ -20,6 +20,7 @@ from esp_cabundle.errors import InputError, OutputError
 from esp_cabundle.fileio import refuse_missing_folder, write_all_atomic
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CA = (Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem").read_bytes()
 
 
 def _tree(root: Path) -> list[str]:
@@ -207,3 +208,72 @@ def test_a_root_directory_in_a_config_or_spec_is_refused_naming_a_file_in_it(
     with pytest.raises(InputError) as e:
         resolve_bundle(BundleSpec(roots=("certs",), base_dir=in_tmp), Catalog.load())
     assert e.value.hint == "name the file itself: BundleSpec(roots=['certs/FILE'])"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*PACK, "--bundle", "ca.pem", "-o", "ca.pem/x.bin"],
+        ["build", "--preset", "letsencrypt", "-o", "ca.pem/x.pem"],
+        ["build", "--preset", "letsencrypt", "-o", "ca.pem/sub/x.pem"],
+        ["check", "--bundle", "ca.pem", "--report", "ca.pem/r.html"],
+        ["fs", "cat", "fs.bin", "/ca.pem", "-o", "ca.pem/out.pem"],
+        ["update-dump", "dump.bin", "--bundle", "ca.pem", "-o", "ca.pem/new.bin"],
+        ["read", "--port", "/dev/null", "--all", "-o", "ca.pem/dump.bin"],
+    ],
+    ids=["pack", "build", "build-sub", "check-report", "fs-cat", "update-dump", "read"],
+)
+def test_an_output_under_a_regular_file_is_refused_before_the_work(
+    in_tmp: Path, runner: CliRunner, args: list[str]
+) -> None:
+    """``pack ... -o ca.pem/x.bin`` (ca.pem a file) did the work, then exited 3 (I/O
+    failure) at the write, while ``-o somedir`` exits 2 before: a path through a file is
+    the user's slip too, refused by the shared output-path check (exit 2), naming the
+    file in the way; nothing is written, and ca.pem is left as it was."""
+    (in_tmp / "ca.pem").write_bytes(CA)
+    before = _tree(in_tmp)
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "ca.pem is a regular file, not a directory; nothing was read or written" in r.output
+    assert "hint: move ca.pem away, or write somewhere else" in r.output, r.output
+    assert _tree(in_tmp) == before and (in_tmp / "ca.pem").read_bytes() == CA
+
+
+def test_a_config_output_under_a_regular_file_is_refused_before_the_build(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A cabundle.yaml's ``path: ca.pem/x.pem`` (no -o to parse) gets the same exit 2
+    before the build, and no lock file is written."""
+    (in_tmp / "ca.pem").write_bytes(CA)
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: pem, path: ca.pem/x.pem}\n"
+    )
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    said = f"x.pem: cannot write into {in_tmp / 'ca.pem'}: {in_tmp / 'ca.pem'} is a regular file"
+    assert said in r.output, r.output
+    assert _tree(in_tmp) == ["ca.pem", "cabundle.yaml"]
+
+
+def test_the_output_check_leaves_a_folder_it_cannot_search_to_the_write(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check runs on every output named: a folder it may not search (stat: EACCES,
+    as for a user under another's 0700 directory; root is never refused, so stat is
+    made to fail) is no file in the way, left to the write to say, not a traceback."""
+    from esp_cabundle.fileio import refuse_output_under_a_file
+
+    real_stat = os.stat
+    locked = str(in_tmp / "locked")
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path).startswith(locked + os.sep):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    (in_tmp / "locked").mkdir()
+    monkeypatch.setattr(os, "stat", stat)
+    refuse_output_under_a_file(in_tmp / "locked" / "sub" / "ca.pem")
+    (in_tmp / "file").write_text("x")
+    with pytest.raises(InputError, match="is a regular file, not a directory"):
+        refuse_output_under_a_file(in_tmp / "file" / "ca.pem")

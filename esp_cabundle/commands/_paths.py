@@ -16,7 +16,7 @@ import click
 from .._stdin import names_stdout, output_descriptor
 from ..errors import InputError, OutputError, directory_refused
 from ..file_kinds import names_a_directory
-from ..fileio import file_kind
+from ..fileio import file_kind, refuse_output_under_a_file
 from ..ui import stdout_carries_output
 from ._usage import replaced_option, typed_words, usage_error
 
@@ -101,6 +101,8 @@ class _OutputPath(click.Path):
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
         refuse_directory(value, param)
+        if isinstance(value, str) and value != "-":
+            refuse_output_under_a_file(Path(value))  # -o ca.pem/x.bin: exit 2, not 3 at the end
         if isinstance(value, str) and self.binary is not None:
             self._refuse_text_name(value, param, ctx)
         converted = super().convert(value, param, ctx)

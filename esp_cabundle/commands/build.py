@@ -26,7 +26,7 @@ from ..config import (
 )
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
-from ..fileio import PUBLIC
+from ..fileio import PUBLIC, refuse_output_under_a_file
 from ..formats import FORMATS, IMAGE_FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable, suggest
@@ -293,6 +293,8 @@ def build(
     no_lock = lock is False and not locked
     if config is not None and not allow_outside:
         _refuse_outside(config, outputs, None if no_lock else lock_path)
+    for out in (o for o in outputs if not names_stdout(o.path)):  # a config's path: too
+        refuse_output_under_a_file(out.path)  # exit 2 now, not 3 once the build is done
     result = build_bundle(
         spec,
         outputs,
