@@ -34,6 +34,7 @@ from .board_model import (
 from .board_versions import BoardFirmware, parse_board_firmware, release_output
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
 from .file_inputs import expand_user
+from .file_kinds import base_dir_of
 from .fileio import read_input
 from .firmware import load_firmware, parse_version, version_ranges
 from .formats.idf_bundle import choose_bundle_format
@@ -300,7 +301,7 @@ def _layout_file(
     """The partitions CSV ``layout: NAME`` names, beside the board file (as a config's
     ``chain:`` is read beside the config); its errors name that file and line."""
     try:
-        path = Path(node.where).parent / expand_user(name)
+        path = base_dir_of(Path(node.where)) / expand_user(name)
         data = read_input(
             path,
             what="partitions CSV",

@@ -21,7 +21,7 @@ from .arguments import require_path
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import ArgumentTypeError, ConfigError, InputError
-from .file_kinds import names_a_directory, shell_path
+from .file_kinds import base_dir_of, names_a_directory, shell_path
 from .fileio import is_found
 from .formats import FORMATS, IMAGE_FORMATS, implied_format
 from .spelling import CONFIG_SPELLING, PYTHON
@@ -240,7 +240,9 @@ def not_read_hint(start: Path | None = None) -> str | None:
 
 def load_config(path: str | Path) -> Config:
     """The config file at ``path`` (``cabundle.yaml``), validated; its paths are relative
-    to its directory. ConfigError names the file and line of a bad key or value."""
+    to its directory, or to the working directory for a config that is no regular file
+    (:func:`~esp_cabundle.file_kinds.base_dir_of`). ConfigError names the file and line
+    of a bad key or value."""
     from .yamlnodes import read_yaml_text  # deferred: only runs that have a config file
 
     require_path(path, "load_config")
@@ -276,7 +278,7 @@ def parse_board_key(node: Node) -> Any:
 
     name = node.as_str().strip()  # its own error names the line once: not wrapped again
     try:
-        return load_board_beside(name, Path(node.where).parent)
+        return load_board_beside(name, base_dir_of(Path(node.where)))
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
 
@@ -317,7 +319,7 @@ def parse_config(text: str, *, path: Path) -> Config:
 
     where = str(path)
     root = compose_yaml(text, where)
-    base_dir = path.parent if str(path.parent) else Path(".")
+    base_dir = base_dir_of(path)
     if root is None:
         return Config(path, BundleSpec(base_dir=base_dir), (), {})
     top = to_nodes(root, "", where)

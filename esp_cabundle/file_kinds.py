@@ -10,9 +10,11 @@ import shlex
 import stat
 from pathlib import Path
 
+from ._stdin import named_descriptor
 from .errors import InputError
 
 __all__ = [
+    "base_dir_of",
     "file_kind",
     "is_found",
     "is_named",
@@ -128,3 +130,21 @@ _KINDS = (
 def file_kind(mode: int) -> str:
     """What a ``st_mode`` is, as messages say it: "a FIFO (named pipe)", "a socket"."""
     return next((name for test, name in _KINDS if test(mode)), "a special file")
+
+
+def base_dir_of(path: Path) -> Path:
+    """Where a config's (or a board file's) relative paths are read, and a config's lock
+    and default ``ca.pem`` written: beside it (its directory as typed) when it is a
+    regular file, else the working directory. A config read from a pipe, a FIFO, a
+    device or a descriptor (``-c /dev/stdin``, ``-c /dev/null``, ``-c <(...)``'s
+    ``/dev/fd/63``) has no "beside": its parent (/dev, /dev/fd, a FIFO's folder) is no
+    project's, and a build run as root wrote /dev/ca.pem. The one rule, for every
+    reader of a path in a config."""
+    if named_descriptor(path) is None:
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:  # not there yet (init checks the text it is about to write)
+            regular = True
+        if regular:
+            return path.parent
+    return Path(".")

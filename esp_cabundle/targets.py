@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
 from .errors import ArgumentTypeError, DeviceError, InputError
 from .file_inputs import expand_user
+from .file_kinds import base_dir_of
 from .fileio import is_named
 from .spelling import Spelling
 from .text import shown_path
@@ -323,7 +324,7 @@ _HOST_HINT = "give a host name or an IP address, e.g. mdash.net or mdash.net:844
 
 def parse_targets(node: Node) -> tuple[Target, ...]:
     """The ``targets:`` section: a list of ``HOST[:PORT]`` strings or mappings."""
-    base = Path(node.where).parent
+    base = base_dir_of(Path(node.where))
     out: list[Target] = []
     seen: dict[str, int] = {}
     for n in node.as_list():

@@ -127,7 +127,7 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> Def
     writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
     fleet/ca.pem), else in the working directory. A directory, FIFO or device where the
     file should be is refused (:func:`~esp_cabundle.fileio.is_found`)."""
-    beside = config.path.parent if config is not None and config.path is not None else None
+    beside = config.base_dir if config is not None and config.path is not None else None
     pem = (beside or cwd or Path.cwd()) / "ca.pem"
     if config is None or not config.outputs:
         hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"

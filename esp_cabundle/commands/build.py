@@ -447,8 +447,9 @@ def _last_depfile(path: Path) -> bool:
 
 
 def _config_dir(config: Config | None) -> Path:
-    """Where a config's own files go (its lock, its default output): beside it, as typed."""
-    return config.path.parent if config is not None and config.path else Path(".")
+    """Where a config's own files go (its lock, its default output): its base_dir, beside
+    it as typed (:func:`~esp_cabundle.file_kinds.base_dir_of`)."""
+    return config.base_dir if config is not None else Path(".")
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..certs import Certificate, load_certificates
 from ..errors import InputError
+from ..file_kinds import base_dir_of
 from ..fileio import is_named, read_input
 from ..limits import MAX_CSV_INPUT
 from ..spelling import PYTHON, Spelling
@@ -71,7 +72,7 @@ def config_idf_filter(node: Node) -> frozenset[str]:
     value = node.as_str()
     p = Path(value)
     if not p.is_absolute():
-        p = Path(node.where).parent / p
+        p = base_dir_of(Path(node.where)) / p
     if not is_named(p):  # a link leading nowhere, a directory: reading it says so
         raise node.error(f"no such file: {p}")
     return load_cmn_filter(p, _CONFIG_WORDS)
