@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from .chains import parse_host_port
 from .config import CONFIG_NAME, parse_config
 from .dates import add_years, as_datetime, parse_when
 from .errors import ConfigError, InputError, PolicyError
+from .file_kinds import base_dir_of
 from .fileio import write_atomic
 from .targets import looks_like_a_path
 from .text import suggest
@@ -47,6 +49,7 @@ __all__ = [
     "dates_unchecked",
     "parse_service_life",
     "parse_target",
+    "refuse_build_file_name",
     "render_config",
     "write_config",
 ]
@@ -436,6 +439,25 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
     return "\n".join(lines) + "\n", tuple(warnings)
 
 
+def refuse_build_file_name(path: Path, board: Board | None, *, outputs: bool = True) -> None:
+    """InputError when the config ``path`` is a file its own build writes: the lock
+    beside it (``init -o cabundle.lock`` wrote a config there, then printed ``build -c
+    cabundle.lock`` as the next step, which build refuses), or, with ``outputs``, the
+    output the board's config names (``-o ca.pem``, refused as a bug in init's words)."""
+    from .build import LOCK_NAME  # deferred: only for this comparison
+
+    base = base_dir_of(path)
+    own = [("the lock file its build writes", base / LOCK_NAME)]
+    if outputs:
+        own += [(f"its {fmt} output", base / out) for fmt, out, _ in _outputs(board)]
+    for what, where in own:
+        if os.path.realpath(where) == os.path.realpath(path):
+            raise InputError(
+                f"{path} is {what}: build -c {path} would refuse it; nothing written",
+                hint=f"name the config otherwise, e.g. -o {path.with_name(CONFIG_NAME)}",
+            )
+
+
 def write_config(
     choices: InitChoices,
     *,
@@ -455,6 +477,7 @@ def write_config(
         )
     if p.is_dir():
         raise InputError(f"{p} is a directory", hint="give a file name with -o")
+    refuse_build_file_name(p, choices.board)
     text, warnings = render_config(choices, today=today)
     try:
         parse_config(text, path=p)

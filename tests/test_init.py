@@ -23,6 +23,7 @@ from esp_cabundle.init_config import (
     parse_service_life,
     parse_target,
     render_config,
+    write_config,
 )
 from esp_cabundle.verify import parse_device_profile
 
@@ -273,6 +274,49 @@ def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> 
     code, _, err = run(runner, "init", "--yes", "--force", "--at", AT)
     assert code == 0, err
     assert load_config(cfg).spec.presets == ("default",)
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["--yes", "-o", "cabundle.lock"], "cabundle.lock is the lock file its build writes"),
+        # before "already exists": --force would not help
+        (["--yes", "-o", "cabundle.lock", "--force"], "cabundle.lock is the lock file"),
+        (["-o", "sub/cabundle.lock"], "sub/cabundle.lock is the lock file"),  # asks nothing
+        (["--yes", "-o", "ca.pem"], "ca.pem is its pem output"),
+        (
+            ["--board", "esp-idf-bundle", "-o", "x509_crt_bundle.bin"],
+            "x509_crt_bundle.bin is its idf-bundle output",
+        ),
+    ],
+)
+def test_a_config_named_as_a_file_its_build_writes_is_refused_up_front(
+    runner: CliRunner, in_tmp: Path, args: list[str], shown: str
+) -> None:
+    """``init --yes -o cabundle.lock`` wrote the config there, then printed ``build -c
+    cabundle.lock`` as the next step, which build refuses (the lock would replace the
+    config); ``-o ca.pem`` ended in "init produced a config build would refuse"."""
+    (in_tmp / "sub").mkdir()
+    if "--force" in args:
+        (in_tmp / "cabundle.lock").write_text("lock\n")
+    before = sorted((p, p.read_bytes() if p.is_file() else None) for p in in_tmp.rglob("*"))
+    code, out, err = run(runner, "init", "--at", AT, *args, input="")
+    assert code == 2, err
+    assert f"Error: {shown}" in err and "nothing written" in err
+    assert "-o " in err.partition("hint:")[2] and "init produced" not in err
+    assert "Next:" not in out + err
+    assert sorted((p, p.read_bytes() if p.is_file() else None) for p in in_tmp.rglob("*")) == before
+
+
+def test_write_config_refuses_a_path_its_build_writes(tmp_path: Path) -> None:
+    """The library's check too: a prompted board's output is known only here."""
+    until = parse_service_life("5", today=TODAY)
+    choices = InitChoices(load_board("esp-idf-bundle"), ("default",), (), until)
+    with pytest.raises(InputError, match="is its idf-bundle output"):
+        write_config(choices, path=tmp_path / "x509_crt_bundle.bin", today=TODAY)
+    with pytest.raises(InputError, match="is the lock file its build writes"):
+        write_config(choices, path=tmp_path / "cabundle.lock", today=TODAY)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from ..init_config import (
     board_choices,
     parse_service_life,
     parse_target,
+    refuse_build_file_name,
     write_config,
 )
 from ..targets import looks_like_a_path
@@ -124,6 +125,8 @@ def init(
             "give --service-years or --service-until, not both",
             hint=example_line(words, why="the end date alone"),
         )
+    # A config named as its lock: refused before "already exists" (--force would not help)
+    refuse_build_file_name(output, None, outputs=False)
     if output.exists() and not force:  # before asking anything
         raise InputError(
             f"{output} already exists; nothing written",
@@ -139,6 +142,8 @@ def init(
         _check_presets(presets)
 
     chosen_board = _load_board(board) if board is not None else None
+    if board is not None or yes:  # its output is known before any question
+        refuse_build_file_name(output, chosen_board)
     if chosen_board is not None:  # --force replaces a config, never the board file read
         refuse_clobbering([("config", output)], [("board file", Path(chosen_board.source))])
     if board is None and ask:
