@@ -143,6 +143,67 @@ def test_check_report_over_its_projects_files(
     _refused(runner, args, in_tmp, f"the report {report} would replace the {words}")
 
 
+def _certs(path: Path) -> list[str]:
+    """The PEM blocks of a chain file, without the comments a saved one starts with."""
+    text = path.read_text()
+    return [b.split("-----END")[0] for b in text.split("-----BEGIN CERTIFICATE-----")[1:]]
+
+
+@pytest.mark.parametrize(
+    ("output", "words"),
+    [
+        ("cabundle.lock", "config's lock file"),
+        ("cabundle.yaml", "config "),  # the config itself
+        ("x1.pem", "root file named in the config"),
+        ("ca_pem.h", "config's c output"),
+    ],
+)
+def test_chains_show_output_over_its_projects_files(
+    in_tmp: Path, runner: CliRunner, output: str, words: str
+) -> None:
+    """In a project, ``chains show FILE -o cabundle.lock`` saved the chain over the lock
+    (or the config, a root file, an output), exit 0, as ``chains pull`` and ``check
+    --report`` did until they looked at ``Config.project_files()``."""
+    (in_tmp / "x1.pem").write_bytes(X1.read_bytes())
+    (in_tmp / "c.pem").write_bytes(R10.read_bytes())
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\nroots: [x1.pem]\noutputs:\n  - {format: c, path: ca_pem.h}\n"
+    )
+    assert runner.invoke(cli, ["build"]).exit_code == 0
+    args = ["chains", "show", "c.pem", "-o", output]
+    _refused(runner, args, in_tmp, f"the output {output} would replace the {words}")
+    # a chain file of its own is saved as before
+    r = runner.invoke(cli, ["chains", "show", "c.pem", "-o", "chains/c.pem"])
+    assert r.exit_code == 0, r.output
+    assert _certs(in_tmp / "chains" / "c.pem") == _certs(R10)
+
+
+def test_chains_show_host_over_the_lock_is_refused_before_dialling(
+    in_tmp: Path, runner: CliRunner, refused_port: int
+) -> None:
+    """Refused before the capture: nothing is dialled (the port refuses: dialled, it
+    would be exit 3, not 2), as a FILE's clobbering is."""
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    (in_tmp / "cabundle.lock").write_text("lock\n")
+    args = ["chains", "show", "--host", f"127.0.0.1:{refused_port}", "-o", "cabundle.lock"]
+    _refused(runner, args, in_tmp, "would replace the config's lock file")
+
+
+def test_chains_show_beside_a_broken_config_keeps_off_its_lock(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A config that does not parse is not show's business: its other outputs are
+    saved, but its lock and the config itself are still kept."""
+    (in_tmp / "c.pem").write_bytes(R10.read_bytes())
+    (in_tmp / "cabundle.yaml").write_text("preset: nosuch\n")
+    (in_tmp / "cabundle.lock").write_text("lock\n")
+    _refused(runner, ["chains", "show", "c.pem", "-o", "cabundle.lock"], in_tmp, "lock file")
+    _refused(runner, ["chains", "show", "c.pem", "-o", "cabundle.yaml"], in_tmp, "config")
+    r = runner.invoke(cli, ["chains", "show", "c.pem", "-o", "saved.pem"])
+    assert r.exit_code == 0, r.output
+    assert _certs(in_tmp / "saved.pem") == _certs(R10)
+
+
 def test_pack_image_over_its_ca(built: Path, runner: CliRunner) -> None:
     base = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K"]
     # ca.pem is refused for its name (an image named as a CA: test_output_checks.py)...

@@ -12,7 +12,7 @@ from ..chains import capture_chain, host_port, load_chain_file, parse_host_port
 from ..chains_pull import PullFailed, pull_chains
 from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
-from ..errors import InputError
+from ..errors import EspCabundleError, InputError
 from ..fileio import write_atomic
 from ..findings import Finding, finding_status
 from ..text import printable
@@ -127,6 +127,21 @@ def pull(
         raise failed
 
 
+def _project_files_here() -> list[tuple[str, Path]]:
+    """The files of the project whose ``./cabundle.yaml`` is here (:meth:`~esp_cabundle.
+    config.Config.project_files`), which ``show -o`` must not replace, as ``chains pull``
+    and ``check --report`` must not. A config that cannot be read still has its lock
+    beside it; show reads no more of it, so its error is not this command's."""
+    from ..build import LOCK_NAME  # deferred: only a show that saves its chain
+
+    try:
+        path = find_config()
+        return load_config(path).project_files() if path is not None else []
+    except EspCabundleError:
+        here = Path(CONFIG_NAME)
+        return [("config", here), ("config's lock file", Path(LOCK_NAME))]
+
+
 # Position, expiry and fingerprint stay; on a narrow terminal names are cut, and the key
 # left out.
 _CHAIN_COLUMNS = (
@@ -192,8 +207,10 @@ def show(
         raise usage_error(
             "give a chain FILE or --host HOST[:PORT] (one of them)", rest, why="the saved one"
         )
-    if output is not None and file is not None:
-        refuse_clobbering([("output", output)], [("chain file", file)])
+    if output is not None:
+        read = [("chain file", file)] if file is not None else []
+        # in a project, -o cabundle.lock (or its config, an output) was saved over, exit 0
+        refuse_clobbering([("output", output)], read + _project_files_here())
     if host is not None:
         h, port = parse_host_port(host)
         # as check --host says it: a capture can take --timeout seconds to fail
