@@ -125,9 +125,20 @@ class Lock:
                 f"corrupt lock file ({json_shape_reason(e)})", path=path, hint=hint
             ) from e
         seen: dict[str, int] = {}
-        for n, fp in enumerate(fps, start=1):
-            if normalize_fingerprint(fp) != fp:
-                raise InputError(f"bad fingerprint in lock file: {fp!r}", path=path)
+        normal: list[str] = []
+        for n, typed in enumerate(fps, start=1):
+            # A hand-edited 96BC... (or sha256:96:BC:...) is the same root, as --root and
+            # roots: take it; kept as build writes it, it compares with the bundle's.
+            fp = normalize_fingerprint(typed)
+            if fp is None:
+                raise InputError(
+                    f"bad fingerprint in lock file: root {n}'s sha256 ({typed[:16]}"
+                    f"{'...' if len(typed) > 16 else ''}) is not 64 hex digits",
+                    path=path,
+                    line=_line_of(data, typed),
+                    hint=f"restore it from version control, or {hint}",
+                )
+            normal.append(fp)
             if fp in seen:
                 raise InputError(
                     f"corrupt lock file: root {n} ({labels[n - 1] or fp[:16]}) repeats root "
@@ -136,7 +147,7 @@ class Lock:
                     hint=hint,
                 )
             seen[fp] = n
-        return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
+        return cls(tuple(normal), labels, sources, str(doc.get("certifi", "unknown")))
 
     def check(
         self, bundle: Bundle, *, path: str = "cabundle.lock", spelling: Spelling = PYTHON
@@ -163,6 +174,15 @@ class Lock:
             violations=tuple(lines),
             hint=build_unlocked(spelling, "to update the lock; review the diff"),
         )
+
+
+def _line_of(data: bytes, value: str) -> int | None:
+    """The line of the JSON string ``value`` in the lock's text, as a hand edit leaves
+    it (the first: the same bad value twice is one fix); None where it is not written
+    plainly (escaped, or not a string)."""
+    text = data.decode("utf-8", "replace")
+    at = text.find(_json_str(value))
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
 # Lines of a --locked diff shown: a lock pinning thousands of roots said each one
