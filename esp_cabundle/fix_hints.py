@@ -12,15 +12,23 @@ stops there (DOMAIN.md, "Parent search"). A unit whose clock was never set (the
 the server is at fault, the firmware must wait for SNTP before it connects. Nor is
 either at fault when mbedTLS 3.6.3+ refuses a handshake for which the firmware never set
 a hostname (-0x5d80, the ``+no-hostname`` devices): the firmware must set one.
+Nor does adding roots help when the path ends at a root the CA file already holds and
+that root expires: mbedTLS takes the trusted root by the issuer's name, an expired one as
+fallback, and searches no further (DOMAIN.md, "Parent search"; x509_crt_find_parent_in's
+``fallback_parent`` and x509_crt_find_parent's loop, library/x509_crt.c in 2.28.8 and
+3.6), so only servers that send a chain ending at another root, held by the CA file, pass
+after that date.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .catalog import Catalog, CatalogEntry, entry_certificate
+from .certs import Certificate
 from .text import shown_path
 from .verify.profiles import (
     BAD_KEY,
@@ -37,7 +45,7 @@ from .verify.profiles import (
 
 if TYPE_CHECKING:
     from .check import ItemResult
-    from .verify import PathStep, Verdict
+    from .verify import PathStep, TrustSet, Verdict
 
 __all__ = ["fix_hint", "server_fixes", "undated_advice"]
 
@@ -97,7 +105,7 @@ def _cross_sign(v: Verdict) -> tuple[int, CatalogEntry] | None:
             continue
         if not c.is_ca or c.self_signed or i == 0:
             continue
-        entry = _catalog_roots().get((c.subject_der, c.spki_der))
+        entry = _catalog_roots().get(_key(c))
         if entry is None:
             continue
         if now is not None and not entry_certificate(entry).is_valid_at(now):
@@ -217,6 +225,71 @@ def _stale_chain(r: ItemResult, *, roots: bool) -> str | None:
     )
 
 
+def _key(c: Certificate) -> tuple[bytes, bytes]:
+    return c.subject_der, c.spki_der
+
+
+@functools.cache
+def _roadmap_cross_signs() -> tuple[Certificate, ...]:
+    """The shipped roadmaps' cross-signs (CA certificates not self-signed whose subject
+    and key are a catalog root's): the evidence of which root a CA moves to."""
+    from .known_chains import roadmap_certificates  # deferred: parses YAML and PEM
+
+    roots = _catalog_roots()
+    return tuple(
+        c for c in roadmap_certificates() if c.is_ca and not c.self_signed and _key(c) in roots
+    )
+
+
+def _successors(root: Certificate, until: datetime) -> list[CatalogEntry]:
+    """The catalog roots ``root`` has cross-signed (a roadmap holds the cross-sign, and
+    its signature verifies with ``root``'s key) that are valid at ``until``."""
+    out: list[CatalogEntry] = []
+    for c in _roadmap_cross_signs():
+        if c.issuer_der != root.subject_der or not c.signed_by(root):
+            continue
+        entry = _catalog_roots().get(_key(c))
+        if entry is not None and entry not in out and entry_certificate(entry).is_valid_at(until):
+            out.append(entry)
+    return out
+
+
+def _held_root_expires(r: ItemResult, v: Verdict, trust: TrustSet | None) -> str | None:
+    """What fixes a path that fails only because the trusted root it ends at, which the
+    CA file already holds, expires (None: anything else is at fault, or the catalog has
+    the same root, same name and key, valid then: adding it passes, as mbedTLS prefers a
+    trusted parent within its dates). The roots it has cross-signed are named, and said
+    to be in ``trust`` already when they are."""
+    top = v.path[-1] if v.path else None
+    if top is None or top.source != "trust" or top.certificate is None:
+        return None
+    if v.stage != "verify" or v.flags & ~EXPIRED or top.flags != EXPIRED:
+        return None
+    if any(s.flags for s in v.path[:-1]):
+        return None
+    root = top.certificate
+    again = _catalog_roots().get(_key(root))
+    if again is not None and entry_certificate(again).is_valid_at(v.at):
+        return None
+    day = root.not_after.date().isoformat()
+    text = (
+        f"{r.item.name}: its chain ends at {root.label}, which the CA file already holds "
+        f"and which expires {day}: adding roots does not change that, as mbedTLS takes "
+        f"the trusted {root.label} by name and searches no further; the servers must send "
+        f"a chain ending at another root before {day}, and the CA file must hold that root"
+    )
+    next_roots = _successors(root, r.timeline.until)
+    held = {(a.subject_der, a.spki_der) for a in trust.anchors} if trust is not None else set()
+    ours = [e for e in next_roots if _key(entry_certificate(e)) in held]
+    names = " or ".join(e.alias or f"sha256:{e.sha256}" for e in (ours or next_roots))
+    if ours:
+        verb = "is" if len(ours) == 1 else "are"
+        text += f" ({names}, which {root.label} has cross-signed, {verb} in it already)"
+    elif names:
+        text += f" ({names}, which {root.label} has cross-signed)"
+    return text
+
+
 def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
     """No trusted issuer, or the trusted root itself out of its dates (over ``path``,
     the steps the device would still use)."""
@@ -229,12 +302,13 @@ def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
     return any(s.source == "trust" and s.flags & _dated(v) for s in v.path)
 
 
-def fix_hint(failures: Sequence[ItemResult]) -> str:
+def fix_hint(failures: Sequence[ItemResult], trust: TrustSet | None = None) -> str:
     """One hint for ``failures``: what the CA file needs (roots, or the catalog root an
     expired cross-sign stands for), what each server's certificate needs (named by
     target), and how to refresh a saved chain whose certificates are out of date; "add
     the roots" when nothing narrower applies (a server that switches to a chain ending at
-    another root)."""
+    another root). ``trust`` is the CA file judged: a root the hint names is said to be
+    in it already when it is."""
     roots = unparsed = clock = hostname = False
     servers: list[str] = []
     added: dict[str, tuple[list[str], str]] = {}  # root -> (targets, why it passes)
@@ -254,10 +328,13 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
             unparsed = True
         elif _roots_at_fault(v, path) or not (fixes or cross or _clock_at_fault(v)):
             stale = _stale_chain(r, roots=True)
-            if stale is None:
-                roots = True
-            else:  # judged on a chain servers no longer send: the roots are not the news
+            held = None if stale is not None or cross else _held_root_expires(r, v, trust)
+            if stale is not None:  # judged on a chain servers no longer send: not the roots
                 servers.append(stale)
+            elif held is not None:  # the root is there already: the servers must move
+                servers.append(held)
+            else:
+                roots = True
         if cross is not None:
             name, why = _root_fix(v, *cross)
             added.setdefault(name, ([], why))[0].append(r.item.name)

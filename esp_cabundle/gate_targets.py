@@ -132,7 +132,7 @@ def _refusal(
         parts.append(f"break {broken} target{'s' if broken != 1 else ''}")
     from .fix_hints import fix_hint  # deferred: loaded with the check, as above
 
-    hint = fix_hint([r for r in report.failures if not any(r.item is i for i in own)])
+    hint = fix_hint([r for r in report.failures if not any(r.item is i for i in own)], report.trust)
     if cut and board is not None:
         hint = (
             "keep the root the chain ends at (named above) in the CA; 'esp-cabundle check "

@@ -132,3 +132,15 @@ def senders(certs: Sequence[Certificate]) -> tuple[tuple[str, RoadmapServer, Roa
     the leaf: the history a saved chain's server may have had before it sent that chain."""
     rest = _after_leaf(certs)
     return _senders().get(rest, ()) if rest else ()
+
+
+def roadmap_certificates() -> tuple[Certificate, ...]:
+    """Every certificate the shipped roadmaps' chains hold, each once: the cross-signs
+    among them say which root a CA moves to (:mod:`.fix_hints`)."""
+    seen: dict[bytes, Certificate] = {}
+    for roadmap in _roadmaps():
+        for server in roadmap.servers:
+            for step in server.steps:
+                for c in step.chain.certificates:
+                    seen.setdefault(c.der, c)
+    return tuple(seen.values())

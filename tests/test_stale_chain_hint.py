@@ -61,12 +61,17 @@ def test_a_stale_saved_chain_is_to_be_refreshed_not_given_roots(
 def test_a_chain_servers_still_sent_at_the_date_checked_is_not_stale(
     in_tmp: Path, runner: CliRunner
 ) -> None:
-    """Checked while servers sent R11, the roots are the news: add them, as before."""
+    """Checked while servers sent R11, the root is the news: ISRG Root X1, which the CA
+    file holds, expires 2035-06-04, so the servers must move to Root YR (in the CA file
+    already: the config lists isrg-root-yr); adding roots would not help
+    (tests/test_held_root_expiry_hint.py)."""
     _project(in_tmp, _r11("2025-01-01"))
     r = runner.invoke(cli, ["check", "--at", "2025-06-01", "--until", UNTIL])
     assert r.exit_code == 1, r.output
     hint = " ".join(r.stderr.split())
-    assert "add the roots these servers chain to" in hint and "stale" not in hint, hint
+    assert "stale" not in hint and "add the roots" not in hint, hint
+    assert "its chain ends at ISRG Root X1, which the CA file already holds" in hint, hint
+    assert "(isrg-root-yr, which ISRG Root X1 has cross-signed, is in it already)" in hint
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def check_outcome(
         message += f"; {_plural(len(unreachable), 'target')} not judged (no chain captured)"
     violations = report.failure_lines() if quiet else ()
     violations += tuple(e.message for e in unreachable)
-    hint = "; ".join([fix_hint(report.failures), *_hints(unreachable)])
+    hint = "; ".join([fix_hint(report.failures, report.trust), *_hints(unreachable)])
     return VerdictError(message, violations=violations, hint=hint)
 
 
