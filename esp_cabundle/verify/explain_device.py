@@ -98,8 +98,9 @@ def name_notes(v: Verdict, leaf: Node, spelling: Spelling = PYTHON) -> list[str]
         ]
     if v.name_status == "no-leaf":
         return [
-            "The server's name was not judged: the chain starts at a CA certificate, "
-            "without the server's own."
+            "The server's name was not judged: the chain starts at an issuing CA's "
+            "certificate, without the server's own (a CA's published chain: its verdict "
+            "stands for any certificate that CA issues)."
         ]
     if v.name_status == "not-set":
         return ["This firmware sets no hostname, so mbedTLS does not check the server's name."]

@@ -17,7 +17,8 @@ Source = Literal["chain", "trust"]
 Stage = Literal["ca-parse", "chain-parse", "verify", "tls"]
 # The server's name: matched, mismatched (CN_MISMATCH), not judged because no hostname
 # was given to the tool, or not checked by the device because its firmware sets none.
-# "no-leaf": the chain starts at a CA certificate (a roadmap or intermediate-only chain).
+# "no-leaf": the chain starts at an issuing CA (a roadmap or intermediate-only chain; a
+# self-signed first certificate is a server's own, its name judged).
 NameStatus = Literal["matched", "mismatch", "not-judged", "not-set", "no-leaf"]
 
 

@@ -170,7 +170,7 @@ class Verifier:
         else:
             error = None
         stage = "verify"
-        if not fatal and not sent[0].is_ca:
+        if not fatal and _servers_own(sent[0]):
             assert sent[0].cert is not None
             usage = _usage_flags(sent[0].cert)
             flags |= usage
@@ -299,10 +299,21 @@ def _sent_position(pos: int | None, sent: Sequence[Node], nodes: Sequence[Node])
     return next(i for i, n in enumerate(nodes) if n is target)
 
 
+def _servers_own(first: Node) -> bool:
+    """Whether the chain's first certificate is a server's own, which mbedTLS checks
+    against the name (x509_crt_verify_name) and for TLS use (mbedtls_ssl_check_cert_usage)
+    whatever it is: a leaf, or a self-signed certificate (a broker's pinned certificate;
+    ``openssl req -x509`` marks it CA:TRUE). A chain that starts at an issuing CA is a
+    CA's published chain without a leaf (a roadmap's, or saved from one): no server sends
+    it as is, and its verdict stands for any leaf the CA issues, so neither is judged."""
+    assert first.cert is not None
+    return not first.is_ca or first.cert.self_signed
+
+
 def _name_status(leaf: Node, profile: DeviceProfile, hostname: str | None) -> NameStatus:
     if not profile.sets_hostname:
         return "not-set"
-    if leaf.is_ca:  # a saved or roadmap chain that starts at an intermediate
+    if not _servers_own(leaf):  # a saved or roadmap chain that starts at an intermediate
         return "no-leaf"
     if hostname is None:
         return "not-judged"
