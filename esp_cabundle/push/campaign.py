@@ -520,7 +520,7 @@ def run_campaign(
             wait = min(wait, max(0.0, (end - _now_utc()).total_seconds()))
         if run.stop.wait(wait):
             break
-    return CampaignReport(
+    report = CampaignReport(
         _report_rows(ledger, ids),
         options.reboot,
         run.deadline,
@@ -532,6 +532,12 @@ def run_campaign(
         (run.lost.link, run.lost.at) if run.lost is not None else None,
         run.roadmap,
     )
+    if report.stopped and report.rows and report.ok:
+        # The stop came once every unit was done: it left nothing undone, so the run is
+        # done (exit 0), as a late Ctrl-C is for flash; "Interrupted: 0 units not done"
+        # and exit 130 said otherwise. No unit listed: the stop may have cut the listing.
+        report = replace(report, stopped=False)
+    return report
 
 
 def _outage_wait(options: CampaignOptions, run: _Run) -> float:

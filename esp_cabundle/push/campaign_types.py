@@ -222,7 +222,7 @@ class CampaignReport:
     reboot: bool
     deadline: datetime | None  # the earliest date ahead an old file stops working
     passes: int
-    stopped: bool = False  # interrupted
+    stopped: bool = False  # interrupted, with a unit left not done
     failing_since: datetime | None = None  # an old file found already fails (since then)
     # listings merged (the same unit at two addresses); what binding did to the ledger
     notes: tuple[str, ...] = ()
