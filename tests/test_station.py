@@ -541,3 +541,33 @@ def test_a_device_named_twice_through_a_link_is_one_unit(tmp_path: Path) -> None
     assert expand_ports([link, str(tmp_path / "ttyUSB0")]) == [link]  # first spelling kept
     assert expand_ports([link, str(tmp_path / "ttyUSB*")]) == [link, str(tmp_path / "ttyUSB1")]
     assert one_port([link, str(tmp_path / "ttyUSB0")], command="read") == link
+
+
+def test_a_url_spelt_twice_is_one_unit(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """URL schemes and host names are case-insensitive: SOCKET://h:1 and socket://h:1
+    were two units to the station, compared as typed, so the one unit was opened twice
+    and its second job failed. One unit now, as a device path named twice is, kept as
+    first spelt; another host, port or scheme is another unit."""
+    got = expand_ports(["SOCKET://LocalHost:5601", "socket://localhost:5601",
+                        "socket://localhost:05601", "socket://localhost:5602",
+                        "RFC2217://H:7", "rfc2217://h:7", "socket://h:7"])  # fmt: skip
+    assert got == ["SOCKET://LocalHost:5601", "socket://localhost:5602", "RFC2217://H:7",
+                   "socket://h:7"]  # fmt: skip
+    assert one_port(["SOCKET://h:1", "socket://H:1"], command="read") == "SOCKET://h:1"
+    (unit,) = mongoose_units(virtual_esp32, 1)
+    before = ca_on(unit)
+    twice = ["--port", "SOCKET" + unit.url[len("socket") :], "--port", unit.url]
+    r = runner.invoke(cli, station_args([], ca_file, tmp_path, *twice))
+    assert r.exit_code == 0, r.output
+    assert _unit_lines(r.stdout) == [("OK", twice[1])] and ca_on(unit) == NEW_CA, r.output
+    r = runner.invoke(cli, ["restore", *twice, "--journal-dir", str(tmp_path / "journal")])
+    assert r.exit_code == 0, r.output
+    assert _unit_lines(r.stdout) == [("OK", twice[1])] and ca_on(unit) == before, r.output
+
+
+def _unit_lines(out: str) -> list[tuple[str, str]]:
+    """The (result, port) of each unit's line: one unit has no "N of M" count."""
+    return [tuple(line.split()[:2]) for line in out.splitlines()  # type: ignore[misc]
+            if line.startswith(("OK ", "FAILED ", "STOPPED "))]  # fmt: skip

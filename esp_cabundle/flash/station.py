@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from .. import __version__
 from .._patterns import host_port
@@ -44,7 +45,7 @@ from ..text import printable
 from .base import ProgressCallback
 from .interrupt import UnitInterrupted
 from .log_file import LOG_FIELDS, LogFormat, check_log, ends_mid_line
-from .ports import url_error
+from .ports import url_error, url_scheme
 from .result import FlashResult
 from .writer import WriteFailed
 
@@ -131,14 +132,14 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
     duplicates: a device named twice (``/dev/serial/by-id/...`` and the ``/dev/ttyUSB0``
     it links to) is one unit, kept as first spelt; opened twice, its second job would
-    fail on the first one's lock. URLs (``socket://``, ``rfc2217://``) are taken as they are.
+    fail on the first one's lock. So is a URL spelt twice (:func:`_unit_key`).
 
     DeviceError (exit 3, as for a port that does not exist) when a glob matches no
     port: a station with no unit plugged in; InputError when a URL holds glob
     characters (:func:`check_port`).
     """
     out: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
     for pattern in patterns:
         # [::1]:4000 is an address (its socket:// left out: opening it says so), not a glob
         glob_chars = _GLOB_CHARS & set(pattern) and not host_port(pattern)
@@ -152,13 +153,29 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
         else:
             found = [pattern]
         for port in found:
-            device = port if "://" in port else os.path.realpath(port)
+            device = _unit_key(port)
             if device not in seen:
                 seen.add(device)
                 out.append(port)
     if not out:
         raise InputError("no port given", hint="--port /dev/ttyUSB0 (or several, or a glob)")
     return out
+
+
+def _unit_key(port: str) -> tuple[str, ...]:
+    """What names one unit however ``port`` is spelt: a device path's target, a network
+    URL's scheme, host and port. Schemes and host names are case-insensitive (RFC 3986
+    sections 3.1 and 3.2.2; pyserial lower-cases the scheme, the resolver the host), so
+    ``SOCKET://h:1`` and ``socket://h:1`` are one unit: compared as typed, the station
+    opened it twice and the second job failed. URL options (``?logging=debug``) are the
+    client's: the same endpoint. Other pyserial URLs name a path: only the scheme folds."""
+    scheme = url_scheme(port)
+    if scheme is None:
+        return ("path", os.path.realpath(port))
+    if scheme in ("socket", "rfc2217"):
+        parts = urlsplit(port)  # checked by check_port: a host and a port 1..65535
+        return (scheme, parts.hostname or "", str(parts.port))
+    return (scheme, port[len(scheme) :])
 
 
 @dataclass(frozen=True, slots=True)
