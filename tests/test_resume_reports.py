@@ -354,6 +354,35 @@ def test_restore_lists_every_partition_with_what_it_held_and_wrote_back(
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 
 
+def test_a_dry_runs_json_says_what_it_would_do_not_that_it_did(
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """restore --dry-run --json said ``"done": "written back"`` beside the description
+    "to be written back", and flash --dry-run --json ``"resumed"`` beside its "would
+    finish": a dry run writes nothing, so each partition's ``done`` says what the run
+    would do, as flash's ``action`` does."""
+    journal = tmp_path / "j"
+    with pytest.raises(UnitInterrupted):
+        flash_mongoose(mongoose_unit, journal, **stop_when(lambda text: "(4 of 6)" in text))
+    before = mongoose_unit.read(0, len(mongoose_unit.flash))
+    r = invoke(runner, restore_args(mongoose_unit, journal, "--dry-run", "--json"))
+    found = json.loads(r.stdout)["units"][0]["found"]
+    assert [(f["done"], f["description"].rsplit("; ", 1)[1]) for f in found] == [
+        ("would write back", "to be written back (3 of 3 sectors)"),
+        ("would partly write back", "to be partly written back (1 of 3 sectors)"),
+    ]
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    r = invoke(runner, flash_args(mongoose_unit, ca, journal, "--dry-run", "--json"))
+    (resumed,) = json.loads(r.stdout)["units"][0]["resumed"]
+    assert resumed["action"] == "would finish"
+    assert [(f["done"], f["description"].rsplit("; ", 1)[1]) for f in resumed["found"]] == [
+        ("untouched", "untouched"),
+        ("would resume", "to be resumed (2 of 3 sectors)"),
+    ]
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == before
+
+
 # ---------------------------------------------------------------------------------------
 # Finishing another CA's interrupted update, then stopped at every step
 

@@ -242,7 +242,12 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
                     "sectors": x.sectors_written,
                     "ca_sha256": x.entry.ca_sha256,
                     "other_ca": x.other_ca,
-                    "found": [f.to_json(planned=x.action != "finished") for f in x.found],
+                    "found": [
+                        f.to_json(
+                            planned=x.action != "finished", dry_run=x.action == "would finish"
+                        )
+                        for f in x.found
+                    ],
                 }
                 for x in (r.resumed if r is not None else ())
             ],

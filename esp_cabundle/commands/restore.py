@@ -357,7 +357,7 @@ def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
             "sectors_written": done.sectors_written if done is not None and not dry_run else 0,
             "already_original": done.already_original if done is not None else None,
             "roots_back": [name for name, _ in per_partition(back)],
-            "found": [f.to_json(planned=dry_run) for f in done.found] if done is not None else [],
+            "found": [f.to_json(dry_run=dry_run) for f in done.found] if done is not None else [],
             "journal": str(entry.path) if entry is not None else None,
             "journal_error": journal_error_dict(done.journal_error if done is not None else None),
         }

@@ -50,7 +50,24 @@ __all__ = [
 ]
 
 Roots = tuple[tuple[str, str], ...]  # (name, SHA-256) of each root of a CA file
-Done = Literal["untouched", "resumed", "rewritten", "partly written back", "written back"]
+Done = Literal[
+    "untouched",
+    "resumed",
+    "rewritten",
+    "partly written back",
+    "written back",
+    # a dry run's: what it would do, as flash --dry-run's "would finish" (it wrote nothing)
+    "would resume",
+    "would rewrite",
+    "would partly write back",
+    "would write back",
+]
+_WOULD: dict[Done, Done] = {
+    "resumed": "would resume",
+    "rewritten": "would rewrite",
+    "partly written back": "would partly write back",
+    "written back": "would write back",
+}
 
 
 def named(certs: Iterable[Certificate]) -> Roots:
@@ -148,7 +165,8 @@ class PartitionFound:
     @property
     def done(self) -> Done:
         """The run's one word for this partition (untouched, rewritten, resumed, written
-        back): the summary and ``--json`` say the same, so a script never parses prose."""
+        back): the summary and ``--json`` say the same, so a script never parses prose
+        (a dry run's ``--json`` says it as what it would do: :meth:`to_json`)."""
         if not self.todo:
             return "untouched"
         if self.restoring:
@@ -178,8 +196,12 @@ class PartitionFound:
         count = f"{self.todo} of {plural(self.sectors, 'sector')}"
         return f"{self.name}: {self.held_words()}; {to_be}{self.done} ({count})"
 
-    def to_json(self, *, planned: bool = False) -> dict[str, Any]:
+    def to_json(self, *, planned: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """``planned``: not written yet (its description says "to be ..."); ``dry_run``:
+        nor will it be by this run, so ``done`` says what it would do ("would write
+        back"): a dry run's "written back" beside "to be written back" said it was."""
         roots = self.roots
+        done = _WOULD.get(self.done, self.done) if dry_run else self.done
         return {
             "name": self.name,
             "held": self.held,
@@ -190,8 +212,8 @@ class PartitionFound:
             },
             "sectors": self.sectors,
             "sectors_to_write": self.todo,
-            "done": self.done,
-            "description": self.describe(planned=planned),
+            "done": done,
+            "description": self.describe(planned=planned or dry_run),
         }
 
 
