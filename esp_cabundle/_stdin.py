@@ -21,6 +21,7 @@ __all__ = [
     "DASH_HINT",
     "STDIN",
     "appended_to",
+    "empty_input",
     "named_descriptor",
     "names_stdout",
     "output_descriptor",
@@ -34,6 +35,14 @@ STDIN = "-"
 
 DASH_HINT = "'-' is read as a file name here; read standard input as /dev/stdin"
 """Said where ``-`` is a file's name (``--chain``, ``--root``, ``fs put``'s source)."""
+
+
+def empty_input(source: str) -> str:
+    """How an input with no bytes is said: "empty file", or for ``-`` "standard input is
+    empty" (nothing was piped in, as when the command before the pipe failed), which
+    "-: empty file" hid."""
+    return "standard input is empty" if source == STDIN else "empty file"
+
 
 # The stream last read, its bytes, and the cap the read stopped at when it was cut there
 # (None: read whole). Standard input is itself one per process; a new stream, as each

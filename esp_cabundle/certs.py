@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ._stdin import empty_input
 from .arguments import require_bytes, require_path
 from .certificate import Certificate, sha256_fingerprint
 from .errors import CertificateError, PrivateKeyError
@@ -80,8 +81,8 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     )
     if not data:
         raise CertificateError(
-            "empty file, no certificate found (expected PEM, DER, or C source holding "
-            "certificates)",
+            f"{empty_input(source)}, no certificate found (expected PEM, DER, or C source "
+            "holding certificates)",
             path=source,
         )
     refuse_private_keys(data, source=source)

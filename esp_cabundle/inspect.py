@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._stdin import empty_input
 from .arguments import require_bytes, require_path
 from .errors import CertificateError, ImageError
 from .fileio import read_input
@@ -242,7 +243,7 @@ def inspect_bytes(
         if report is not None:
             return report
     if not data:
-        raise CertificateError("empty file", path=source)
+        raise CertificateError(empty_input(source), path=source)
     # A key is the first thing to say; one byte repeated (blank flash) holds none, and is
     # said at once rather than after a scan of every byte (36 s for 200 MiB of zeros).
     if data.count(data[:1]) != len(data):

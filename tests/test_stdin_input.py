@@ -116,6 +116,27 @@ def test_inspect_at_a_terminal_says_nothing_was_piped() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["inspect", "-"], "Error: -: standard input is empty\n"),
+        (
+            ["check", "--bundle", "-", "--chain", str(SHORT)],
+            "Error: -: standard input is empty, no certificate found",
+        ),
+    ],
+    ids=["inspect", "check --bundle"],
+)
+def test_an_empty_pipe_is_said_to_be_standard_input(
+    runner: CliRunner, in_tmp: Path, args: list[str], said: str
+) -> None:
+    """An empty pipe (the command before it failed) is no file: "-: empty file" read as
+    a file named '-'. Still refused, exit 2."""
+    r = runner.invoke(cli, args, input=b"")
+    assert r.exit_code == 2, r.output
+    assert said in r.stderr
+
+
 def test_dash_stays_a_file_name_where_it_is_not_taken(in_tmp: Path) -> None:
     """A reader that does not take standard input (a lock file is rewritten where it
     lies) looks for a file named ``-``, and says how to read standard input instead."""
