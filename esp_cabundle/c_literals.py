@@ -107,6 +107,10 @@ class CScan:
     notes: tuple[str, ...] = ()
     unknown_escapes: tuple[tuple[int, str], ...] = ()
     disabled_literals: int = 0  # string literals skipped inside #if 0
+    # (line, bytes read, what is there) where a brace list that opens as bytes stops
+    # reading as them ("{0x30, 0x82, 0xZZ, ...}"): no array, but the place to name when
+    # no certificate is found
+    broken_arrays: tuple[tuple[int, int, str], ...] = ()
 
     def has_pem_literal(self) -> bool:
         """A PEM header in the literals as the compiler joins them (``"-----BEG" "IN
@@ -210,11 +214,17 @@ def scan_c(text: str) -> CScan:
             if stripped:
                 pending = -1
         line += tok.count("\n")
-    arrays, bad = _arrays("".join(code))
+    arrays, bad, broken = _arrays("".join(code))
     for a in arrays:
         cond.note_use(a.line)
     return CScan(
-        tuple(literals), tuple(arrays), tuple(bad), tuple(cond.notes), tuple(unknown), disabled
+        tuple(literals),
+        tuple(arrays),
+        tuple(bad),
+        tuple(cond.notes),
+        tuple(unknown),
+        disabled,
+        tuple(broken),
     )
 
 
@@ -237,9 +247,12 @@ def _code_with_directives(
     code.append(part if cond.active else "\n" * part.count("\n"))
 
 
-def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]]]:
+def _arrays(
+    code: str,
+) -> tuple[list[ByteArray], list[tuple[int, str]], list[tuple[int, int, str]]]:
     arrays: list[ByteArray] = []
     bad: list[tuple[int, str]] = []
+    broken: list[tuple[int, int, str]] = []
     line, last = 1, 0
     for m in _BRACES.finditer(code):
         line += code.count("\n", last, m.start())
@@ -249,19 +262,34 @@ def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]]]:
         except ValueError as e:
             bad.append((line, str(e)))
             continue
-        if data is not None:
+        if isinstance(data, bytes):
             arrays.append(ByteArray(line, data))
-    return arrays, bad
+        elif data is not None:
+            items, at, what = data
+            broken.append((line + code.count("\n", m.start(), at), items, what))
+    return arrays, bad, broken
 
 
-def _array_bytes(code: str, pos: int, end: int) -> bytes | None:
-    """The bytes of the brace list ``code[pos:end]``, None when it is not a list of byte
-    constants; ValueError when a constant does not fit in a byte."""
+# Where a brace list stops reading as bytes: the text there, up to the next separator.
+_TOKEN_AT = re.compile(r"\s*([^\s,{}]{1,40})")
+# A brace list that reads as this many bytes before it stops is taken for a byte array
+# with a typo in it ("{0x30, 0x82, 0xZZ"), not a struct initialiser ("{0, NULL}").
+_BROKEN_AFTER = 2
+
+
+def _array_bytes(code: str, pos: int, end: int) -> bytes | tuple[int, int, str] | None:
+    """The bytes of the brace list ``code[pos:end]``; when it is not a list of byte
+    constants, None, or (bytes read, position, what was there) when it read as bytes for
+    a while (:data:`_BROKEN_AFTER`) first. ValueError when a constant does not fit in a
+    byte."""
     out = bytearray()
     while True:
         m = _ITEM_AT.match(code, pos, end)
-        if m is None:
-            return None
+        if m is None or (
+            m.end() < end and not m.group("sep") and code[m.end() - 1] not in " \t\r\n"
+        ):
+            # no constant here, or one run on into other text ("0xZZ" reads as "0")
+            return _stopped(code, pos, end, len(out), "where a byte constant was expected")
         text = m.group("int")
         try:
             if text is not None:
@@ -277,7 +305,21 @@ def _array_bytes(code: str, pos: int, end: int) -> bytes | None:
         pos = m.end()
         if not m.group("sep") or _BLANK_TO_END.match(code, pos, end):
             break
-    return bytes(out) if _BLANK_TO_END.match(code, pos, end) else None
+    if _BLANK_TO_END.match(code, pos, end):
+        return bytes(out)
+    return _stopped(code, pos, end, len(out), "where ',' was expected")
+
+
+def _stopped(
+    code: str, pos: int, end: int, items: int, expected: str
+) -> tuple[int, int, str] | None:
+    """(``items``, where, what) for a brace list that read as ``items`` bytes up to
+    ``pos``, where it stops; None below :data:`_BROKEN_AFTER`, as most brace lists in C
+    are not bytes."""
+    token = _TOKEN_AT.match(code, pos, end)
+    if items < _BROKEN_AFTER or token is None:
+        return None
+    return items, token.start(1), f"'{token.group(1)}' {expected}"
 
 
 def _int_constant(text: str) -> int:

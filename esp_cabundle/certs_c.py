@@ -90,6 +90,17 @@ def _load_c_arrays(
             pem_text = data.decode("utf-8", errors="replace")
             line_map = [array.line] * (len(pem_text.splitlines()) + 1)
             certs.extend(pem(pem_text, source, line_map))
+    if require and not certs and scan.broken_arrays:
+        # the list that read as bytes longest: a certificate's array with a typo in it
+        line, items, what = max(scan.broken_arrays, key=lambda b: b[1])
+        raise CertificateError(
+            f"no certificate found in the C byte arrays: {what}, after {items} bytes of "
+            "a brace list that reads as a byte array up to there",
+            path=source,
+            line=line,
+            hint="a byte is written 0x00-0xFF, in decimal, in octal (060) or as a "
+            "character ('A'), items separated by commas",
+        )
     if require and not certs:
         raise CertificateError("no certificate found in the C byte arrays", path=source)
     return certs

@@ -122,6 +122,34 @@ def test_c_byte_array_with_casts_out_of_range_is_refused() -> None:
         load_certificates(src.encode(), source="roots.c")
 
 
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        ("0xZZ, ", "'0xZZ' where a byte constant was expected, after 2 bytes"),
+        ("0x01 ", "'0x05' where ',' was expected, after 3 bytes"),  # 0x05: ISRG's 3rd
+    ],
+    ids=["bad token", "missing comma"],
+)
+def test_c_byte_array_with_a_bad_item_names_its_line(bad: str, said: str) -> None:
+    """A typo in a certificate's array made it no array at all: "no certificate found"
+    alone sent the user hunting; the line and the item that stopped it are named."""
+    items = [f"0x{b:02x}, " for b in x1().der]
+    items.insert(2, bad)
+    rows = "".join("".join(items[i : i + 12]) + "\n" for i in range(0, len(items), 12))
+    src = f"const unsigned char ca[] = {{\n{rows}}};\n"
+    with pytest.raises(CertificateError, match="no certificate found in the C byte arrays") as e:
+        load_certificates(src.encode(), source="roots.c")
+    assert e.value.line == 2 and said in e.value.reason
+
+
+def test_c_struct_initialisers_are_not_named_as_broken_arrays() -> None:
+    """Most brace lists are not bytes: one that stops after a byte is not named."""
+    src = "static const struct s x = {0, NULL};\nconst unsigned char ca[] = {0x01, 0x02};\n"
+    with pytest.raises(CertificateError) as e:
+        load_certificates(src.encode(), source="roots.c")
+    assert e.value.reason == "no certificate found in the C byte arrays"
+
+
 def test_c_two_arrays() -> None:
     a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
     arr = lambda n, d: f"const uint8_t {n}[] = {{{', '.join(hex(x) for x in d)}}};\n"  # noqa: E731
