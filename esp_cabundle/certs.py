@@ -25,7 +25,7 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .limits import MAX_CERT_INPUT, check_size
 from .pubkeys import read_tlv_header as _read_tlv_header
-from .sniff import decode_text, looks_binary, sniff_kind
+from .sniff import decode_text, looks_binary, manifest_root_count, sniff_kind
 
 __all__ = [
     "Certificate",
@@ -116,6 +116,8 @@ def _nonempty(certs: list[Certificate], source: str, text: str = "") -> tuple[Ce
     for m in labels:
         if m.group(1) in _PKCS7_LABELS:
             _refuse_pkcs7(source, _line_at(text, m.start(), None), der=False)
+    if not labels:
+        _refuse_own_manifest(text, source)
     found = ""
     if labels:  # say what the file does hold: a request, a public key, a CRL
         names = ", ".join(dict.fromkeys(m.group(1) for m in labels))
@@ -123,6 +125,19 @@ def _nonempty(certs: list[Certificate], source: str, text: str = "") -> tuple[Ce
     raise CertificateError(
         f"no certificate found{found} (expected PEM, DER, or C source holding certificates)",
         path=source,
+    )
+
+
+def _refuse_own_manifest(text: str, source: str) -> None:
+    count = manifest_root_count(text)
+    if count is None:
+        return
+    raise CertificateError(
+        f"esp-cabundle's JSON manifest (build -f json): it lists {count} "
+        f"root{'s' if count != 1 else ''} but holds no certificates",
+        path=source,
+        hint="build the bundle as PEM with the same roots and give that file "
+        "(esp-cabundle build -f pem -o ca.pem); 'esp-cabundle roots' lists the catalog",
     )
 
 

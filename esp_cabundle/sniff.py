@@ -4,12 +4,21 @@ string literals, C byte arrays). One set of rules for every reader of the tool."
 
 from __future__ import annotations
 
+import json
+
 from ._stdin import STDIN
 from .errors import CertificateError, InputError
 from .file_kinds import shell_path
 from .pubkeys import read_tlv_header as _read_tlv_header
 
-__all__ = ["archive_kind", "decode_text", "looks_binary", "refuse_archive", "sniff_kind"]
+__all__ = [
+    "archive_kind",
+    "decode_text",
+    "looks_binary",
+    "manifest_root_count",
+    "refuse_archive",
+    "sniff_kind",
+]
 
 # Archives and compressed files by their magic bytes (zip APPNOTE 4.3.7/4.3.16, RFC 1952,
 # POSIX ustar at offset 257, xz, bzip2, 7z, zstd frame): what each is called, the command
@@ -169,3 +178,23 @@ def _looks_like_der(data: bytes) -> bool:
     except ValueError:
         return False
     return hdr + length <= len(data)
+
+
+def manifest_root_count(text: str) -> int | None:
+    """How many roots ``text`` lists when it is this tool's own manifest (``build -f
+    json``, :mod:`.formats.manifest`), else None: given where certificates were
+    expected, it is named, as "no certificate found" left users thinking it a broken
+    bundle."""
+    head = text.lstrip()[:1]
+    if head != "{" or '"roots"' not in text or '"der_bytes"' not in text:
+        return None
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("roots"), list):
+        return None
+    roots = doc["roots"]
+    if not all(isinstance(r, dict) and "sha256" in r for r in roots):
+        return None
+    return len(roots)

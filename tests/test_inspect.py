@@ -218,3 +218,28 @@ def test_a_library_report_is_the_json_inspect_prints(runner: CliRunner) -> None:
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert ecb.inspect_path(path).to_dict(at) == printed
     assert printed["certificates"][0]["status"] == "EXPIRED"
+
+
+def test_own_json_manifest_is_named_not_only_certificate_less(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """``build -f json`` writes a manifest of the roots, no certificates: inspect and
+    check --bundle said only "no certificate found" of it, as of a broken bundle."""
+    built = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "-f", "json", "-o", "m.json"])
+    assert built.exit_code == 0, built.output
+    for args in (["inspect", "m.json"], ["check", "--bundle", "m.json", "--chain", "c.pem"]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 2, r.output
+        assert (
+            "m.json: esp-cabundle's JSON manifest (build -f json): it lists 1 root but holds "
+            "no certificates" in r.stderr
+        )
+        assert "esp-cabundle build -f pem -o ca.pem" in r.stderr and "roots" in r.stderr
+
+
+def test_json_that_is_no_manifest_is_still_certificate_less(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    Path("e.json").write_text('{"roots": [1], "der_bytes": 0}\n')
+    r = runner.invoke(cli, ["inspect", "e.json"])
+    assert r.exit_code == 2 and "e.json: no certificate found" in r.stderr
