@@ -16,10 +16,12 @@ from .catalog import Catalog
 from .certs import Certificate, load_certificates
 from .clobber import same_file
 from .errors import CertificateError, EspCabundleError, ImageError
+from .file_kinds import shell_path
 from .fileio import is_found, read_input
 from .formats import IMAGE_FORMATS
 from .formats.idf_bundle import DAMAGED_BUNDLE_HINT, diagnose_bundle, read_idf_bundle
 from .limits import MAX_CERT_INPUT, check_size
+from .sniff import looks_binary
 from .spelling import PYTHON, Spelling, bare
 from .verify import TrustAnchor, TrustSet
 from .verify.pem_read import device_view
@@ -44,9 +46,47 @@ def load_trust_set(path: str | Path) -> TrustSet:
     standard input."""
     require_path(path, "load_trust_set", data_call="trust_set_from_bytes")
     p = Path(path)
-    return trust_set_from_bytes(
-        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True, stdin=True),
-        source=str(p),
+    data = read_input(
+        p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True, stdin=True
+    )
+    _refuse_image(data, str(p))
+    return trust_set_from_bytes(data, source=str(p))
+
+
+def _refuse_image(data: bytes, source: str) -> None:
+    """A LittleFS or SPIFFS image given as the trust set is refused naming its CA file
+    and the commands that judge it: "binary data" sent users to inspect, which lists
+    the files but not how to check one. The image is not judged itself: which of its
+    files the units read is the board's (the profile's CA path is only its default)."""
+    if data[:1] == b"\x30" or not looks_binary(data):
+        return  # text or DER: the certificate reader judges it
+    from .fs import detect_fs_type, open_image  # deferred: binary data only
+    from .fs.inspect import CERT_SUFFIXES  # deferred: as .fs
+
+    fs_type = detect_fs_type(data)
+    if fs_type is None:
+        return
+    try:
+        image = open_image(data, fs_type=fs_type)
+        paths = [f.path for f in image.files()]
+        ca_path = image.profile.ca_path
+    except ImageError:
+        return  # a broken image: "binary data", and inspect's hint
+    img = shell_path(source)
+    if ca_path not in paths:
+        ca_path = next((f for f in paths if f.lower().endswith(CERT_SUFFIXES)), "")
+    save = (
+        f"save its CA file: esp-cabundle fs cat {img} {ca_path} -o ca.pem"
+        if ca_path
+        else f"list its files (esp-cabundle fs ls {img}), save the CA file: "
+        f"esp-cabundle fs cat {img} PATH -o ca.pem"
+    )
+    raise CertificateError(
+        f"a {fs_type} image ({len(paths)} file{'s' if len(paths) != 1 else ''}), not a CA "
+        "file: check judges the CA file itself",
+        path=source,
+        hint=f"{save}; then check it: esp-cabundle check --bundle ca.pem, with this "
+        "command's other options",
     )
 
 

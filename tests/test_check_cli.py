@@ -514,3 +514,29 @@ def test_a_report_already_holding_the_page_is_said_unchanged(
     # Without --report, nothing in either list.
     doc = json.loads(run(runner, *args, "--json")[1])
     assert (doc["written"], doc["unchanged"]) == ([], []) and "report" not in doc
+
+
+@pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
+def test_an_image_as_bundle_names_the_commands_that_check_its_ca_file(
+    runner: CliRunner, le_files: Path, fs: str
+) -> None:
+    """An image holding ca.pem was refused as "binary data" with a hint to inspect it;
+    the refusal now names the image and the two commands that check its CA file, and
+    those commands work as given."""
+    packed = runner.invoke(
+        cli,
+        [
+            *("pack", "--fs", fs, "--profile", "esp-idf", "--size", "256K"),
+            *("--bundle", "x1.pem", "--no-check", "-o", "fs.bin"),
+        ],
+    )
+    assert packed.exit_code == 0, packed.output
+    code, _, err = run(runner, "check", "--bundle", "fs.bin", "--chain", "short.pem")
+    assert code == 2, err
+    assert f"fs.bin: a {fs} image (1 file), not a CA file" in err
+    said = " ".join(err.split())
+    assert "esp-cabundle fs cat fs.bin /ca.pem -o ca.pem" in said
+    assert "esp-cabundle check --bundle ca.pem" in said
+    assert run(runner, "fs", "cat", "fs.bin", "/ca.pem", "-o", "ca.pem")[0] == 0
+    code, out, err = run(runner, "check", "--bundle", "ca.pem", "--chain", "short.pem")
+    assert code == 0, out + err
