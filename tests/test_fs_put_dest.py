@@ -136,3 +136,24 @@ def test_other_files_go_in_as_before(image: Path, runner: CliRunner) -> None:
     assert open_image(image.read_bytes()).read("/spiffs/notes.txt") == b"hello\n"
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "notes.txt", "/spiffs/b.txt", *MDASH])
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+
+
+def test_a_file_with_no_certificate_at_the_ca_path_says_what_that_path_is(
+    image: Path, runner: CliRunner
+) -> None:
+    """``fs put fs.bin notes.txt /ca.pem`` said only "no certificate found", as if
+    notes.txt were broken: the hint says /ca.pem is the CA file, checked as one, and
+    gives the put that stores the file elsewhere, which works as given."""
+    Path("notes.txt").write_text("not a certificate\n")
+    before = image.read_bytes()
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "notes.txt", "/ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert "notes.txt: no certificate found" in r.stderr
+    hint = _hint(r.output)
+    assert hint.startswith("/ca.pem is the image's CA file: what is put there is checked as")
+    assert image.read_bytes() == before
+    run = hint.rsplit(": ", 1)[1]
+    assert run == "esp-cabundle fs put fs.bin notes.txt /notes.txt"
+    assert runner.invoke(cli, shlex.split(run)[1:]).exit_code == 0
+    fs = open_image(image.read_bytes())
+    assert fs.read("/notes.txt") == b"not a certificate\n" and fs.read("/ca.pem") == OLD

@@ -3,18 +3,20 @@ where the image goes (the arguments swapped) said with the order that works."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import ImageError, InputError
+from ..errors import CertificateError, ImageError, InputError, PrivateKeyError
 from ..fileio import read_input
 from ..fs.base import FS_NAMES, FsHint
 from ..fs.edit import dump_fs_partitions, looks_like_pem
 from ..text import printable
 from ._fsopts import fs_command
 
-__all__ = ["read_source", "refuse_swapped"]
+__all__ = ["not_a_ca_at", "read_source", "refuse_swapped"]
 
 # A missing SOURCE with no name near it beside it: what fs put reads from it.
 _SOURCE_HINT = (
@@ -58,3 +60,27 @@ def refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: byt
         "nothing written",
         hint=f"the image comes first: {right}",
     )
+
+
+@contextlib.contextmanager
+def not_a_ca_at(
+    target: str, source: Path, ca_paths: set[str], put_to: Callable[[str], str]
+) -> Iterator[None]:
+    """A SOURCE with no certificate put at the CA path (``fs put img notes.txt
+    /ca.pem``): its refusal, said of the whole file (no line), also says that DEST is
+    the CA file, checked as one, and where any other file goes. "no certificate found"
+    alone read as a fault in the file, not in where it was put."""
+    try:
+        yield
+    except CertificateError as e:
+        if isinstance(e, PrivateKeyError) or e.path != str(source) or e.line is not None:
+            raise
+        other = "/" + source.name
+        example = f": {put_to(other)}" if other not in ca_paths else ""
+        raise CertificateError(
+            e.reason,
+            path=e.path,
+            hint=f"{target} is the image's CA file: what is put there is checked as a CA "
+            f"file (the units trust it); another DEST stores any other file as it is"
+            f"{example}",
+        ) from e

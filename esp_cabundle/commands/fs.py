@@ -48,7 +48,7 @@ from ._fsopts import (
     refuse_unblocked_size,
     with_table_hint,
 )
-from ._fsput import read_source, refuse_swapped
+from ._fsput import not_a_ca_at, read_source, refuse_swapped
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -428,8 +428,9 @@ def put_cmd(
         )
         warnings += [misplaced] if misplaced else []
     if target in ca_paths:
-        src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
-        gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
+        with not_a_ca_at(target, source, ca_paths, put_to):
+            src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
+            gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
     else:  # as pack --from-dir warns: every unit flashed with the image gets the key
