@@ -381,6 +381,36 @@ def test_a_websocket_slot_is_free_once_its_connection_is_seen_closed(
     _until(lambda: server.open_connections == 0)
 
 
+def test_a_websocket_slot_is_free_once_websockets_has_handled_the_close(
+    lan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """websockets' own thread answers a client's close frame and ends the connection,
+    while the handler's thread has yet to wake from recv (a busy machine, here slowed
+    down): a client reconnecting at once found the slot taken and was reset (CI under
+    load). A slot whose connection websockets has closed is free for the next one."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+    from websockets.sync.server import ServerConnection
+
+    server = lan(max_connections=1, http_port=None)
+    real = ServerConnection.recv
+
+    def late(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(self, *args, **kwargs)
+        except ConnectionClosed:
+            time.sleep(1.0)  # the handler's thread wakes late; the client has gone on
+            raise
+
+    monkeypatch.setattr(ServerConnection, "recv", late)
+    for cid in (1, 2, 3):
+        with connect(server.ws_url, open_timeout=10) as ws:
+            ws.send(frame("Sys.GetInfo", cid=cid).decode())
+            assert json.loads(ws.recv(timeout=10))["id"] == cid
+    assert server.refused["too many connections"] == 0
+    _until(lambda: server.open_connections == 0)
+
+
 def test_a_silent_or_slow_connection_is_closed_and_its_slot_freed(lan: Any) -> None:
     server = lan(idle_timeout=0.5)
     start = time.monotonic()

@@ -222,6 +222,8 @@ class LanUnitServer(_Refusals):
         self._open = 0
         self._open_lock = threading.Lock()
         self._held = threading.local()  # a WebSocket handler thread's slot, until freed
+        # each WebSocket slot held -> its connection (None until its handshake is done)
+        self._ws_slots: dict[object, Any] = {}
         self.http: UnitHttpServer | None = None
         self.ws: Any = None
         if http_port is not None:
@@ -257,6 +259,8 @@ class LanUnitServer(_Refusals):
         """Take a connection slot; False (and counted) when all are taken."""
         with self._open_lock:
             if self._open >= self.max_connections:
+                self._reclaim_closed()
+            if self._open >= self.max_connections:
                 admitted = False
             else:
                 self._open += 1
@@ -285,7 +289,10 @@ class LanUnitServer(_Refusals):
                     with self.ws.lock:
                         threads.discard(threading.current_thread())
                 return
-            self._held.slot = True
+            slot = object()
+            with self._open_lock:
+                self._ws_slots[slot] = None
+            self._held.slot = slot
             try:
                 inner(sock, addr)
             finally:
@@ -294,11 +301,29 @@ class LanUnitServer(_Refusals):
         return handler
 
     def _free_slot(self) -> None:
-        """Free this thread's connection slot once: before its connection is seen closed
-        (a client reconnecting at once finds it free), or after a handshake that failed."""
-        if getattr(self._held, "slot", False):
-            self._held.slot = False
-            self.release()
+        """Free this thread's connection slot once: before its connection is dropped or
+        closed from our side, or after a handshake that failed (or never, if
+        :meth:`_reclaim_closed` freed it first)."""
+        slot = getattr(self._held, "slot", None)
+        if slot is None:
+            return
+        self._held.slot = None
+        with self._open_lock:
+            if self._ws_slots.pop(slot, _GONE) is not _GONE:
+                self._open -= 1
+
+    def _reclaim_closed(self) -> None:
+        """Free the slots of WebSocket connections whose close websockets has already
+        handled (under ``_open_lock``). A client's close frame is answered, and the TCP
+        connection ended, by websockets' own thread, while the handler's thread is still
+        to wake from recv: a client reconnecting at once met a slot still taken and was
+        reset. The unit's event loop (mongoose) frees a connection as it closes it."""
+        from websockets.protocol import State
+
+        for slot, ws in list(self._ws_slots.items()):
+            if ws is not None and ws.protocol.state in (State.CLOSING, State.CLOSED):
+                del self._ws_slots[slot]
+                self._open -= 1
 
     # -- WebSocket ------------------------------------------------------------------------
 
@@ -307,6 +332,10 @@ class LanUnitServer(_Refusals):
         or it is dropped, as the HTTP side frees its slot before the shutdown."""
         from websockets.exceptions import ConnectionClosed
 
+        slot = getattr(self._held, "slot", None)
+        with self._open_lock:
+            if slot in self._ws_slots:  # seen by _reclaim_closed from now on
+                self._ws_slots[slot] = ws
         try:
             while True:
                 try:
@@ -357,6 +386,9 @@ class LanUnitServer(_Refusals):
             self.http.server_close()
         if self.ws is not None:
             self.ws.shutdown()
+
+
+_GONE = object()  # a slot no longer held (freed by _reclaim_closed)
 
 
 def _drop(ws: Any) -> None:
