@@ -25,7 +25,7 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .limits import MAX_CERT_INPUT, check_size
 from .pubkeys import read_tlv_header as _read_tlv_header
-from .sniff import decode_text, looks_binary, manifest_root_count, sniff_kind
+from .sniff import decode_text, lock_root_count, looks_binary, manifest_root_count, sniff_kind
 
 __all__ = [
     "Certificate",
@@ -129,6 +129,17 @@ def _nonempty(certs: list[Certificate], source: str, text: str = "") -> tuple[Ce
 
 
 def _refuse_own_manifest(text: str, source: str) -> None:
+    pinned = lock_root_count(text)
+    if pinned is not None:
+        raise CertificateError(
+            f"esp-cabundle's lock file (cabundle.lock): it pins {pinned} "
+            f"root{'s' if pinned != 1 else ''} by SHA-256 fingerprint but holds no "
+            "certificates",
+            path=source,
+            hint="give the CA file build writes from it (esp-cabundle build -c "
+            "cabundle.yaml --locked -f pem -o ca.pem); 'esp-cabundle roots FINGERPRINT' "
+            "looks a pinned root up",
+        )
     count = manifest_root_count(text)
     if count is None:
         return

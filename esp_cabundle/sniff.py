@@ -14,6 +14,7 @@ from .pubkeys import read_tlv_header as _read_tlv_header
 __all__ = [
     "archive_kind",
     "decode_text",
+    "lock_root_count",
     "looks_binary",
     "manifest_root_count",
     "refuse_archive",
@@ -196,5 +197,24 @@ def manifest_root_count(text: str) -> int | None:
         return None
     roots = doc["roots"]
     if not all(isinstance(r, dict) and "sha256" in r for r in roots):
+        return None
+    return len(roots)
+
+
+def lock_root_count(text: str) -> int | None:
+    """How many roots ``text`` pins when it is this tool's own ``cabundle.lock``
+    (:mod:`.lockfile`: ``lock_version`` and a ``roots`` list of sha256 entries), else
+    None: given where certificates were expected, it is named, as "no certificate found"
+    said nothing of what the file is."""
+    if text.lstrip()[:1] != "{" or '"lock_version"' not in text or '"roots"' not in text:
+        return None
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's
+        return None
+    if not isinstance(doc, dict) or "lock_version" not in doc:
+        return None
+    roots = doc.get("roots")
+    if not isinstance(roots, list) or not all(isinstance(r, dict) and "sha256" in r for r in roots):
         return None
     return len(roots)

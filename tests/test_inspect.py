@@ -243,3 +243,26 @@ def test_json_that_is_no_manifest_is_still_certificate_less(
     Path("e.json").write_text('{"roots": [1], "der_bytes": 0}\n')
     r = runner.invoke(cli, ["inspect", "e.json"])
     assert r.exit_code == 2 and "e.json: no certificate found" in r.stderr
+
+
+def test_own_lock_file_is_named_not_only_certificate_less(runner: CliRunner, in_tmp: Path) -> None:
+    """``cabundle.lock`` pins roots by fingerprint and holds no certificates: inspect
+    said only "no certificate found" of it, not what it is nor where the CA file is."""
+    built = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "-o", "ca.pem", "--lock"])
+    assert built.exit_code == 0, built.output
+    for args in (["inspect", "cabundle.lock"], ["check", "--bundle", "cabundle.lock"]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 2, r.output
+        assert (
+            "cabundle.lock: esp-cabundle's lock file (cabundle.lock): it pins 1 root by "
+            "SHA-256 fingerprint but holds no certificates" in r.stderr
+        )
+        assert "--locked -f pem -o ca.pem" in r.stderr and "esp-cabundle roots" in r.stderr
+
+
+def test_json_with_a_lock_version_but_no_pinned_roots_is_still_certificate_less(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    Path("e.json").write_text('{"lock_version": 1, "roots": [1]}\n')
+    r = runner.invoke(cli, ["inspect", "e.json"])
+    assert r.exit_code == 2 and "e.json: no certificate found" in r.stderr
