@@ -14,7 +14,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["ByteArray", "CScan", "looks_like_c_array", "scan_c", "strings_to_text", "unescape_c"]
+__all__ = [
+    "BrokenArray",
+    "ByteArray",
+    "CScan",
+    "looks_like_c_array",
+    "scan_c",
+    "strings_to_text",
+    "unescape_c",
+]
 
 # Each alternative is unambiguous and always consumes at least one character; an
 # unterminated literal or comment ends at the line end (or file end for a comment).
@@ -95,6 +103,34 @@ class ByteArray:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokenArray:
+    """A brace list that reads as bytes up to an item that is none (``{0x30, 0x82,
+    0xZZ, ...}``, a missing comma), so no array: the line of that item, the bytes read
+    before it, what is there and what was expected, and ``head``, the first bytes the
+    list holds with that item left out (read on past it), which say what it was for."""
+
+    line: int
+    items: int
+    what: str
+    head: bytes
+
+    def opens_as_certificate(self) -> str | None:
+        """How the list opens when a certificate's bytes are meant (a DER SEQUENCE with a
+        long length, ``30 82 ...``, or PEM text), else None: a struct initialiser or a
+        table of numbers is no certificate, and is left alone."""
+        return _opens_as_certificate(self.head)
+
+
+def _opens_as_certificate(head: bytes) -> str | None:
+    # A certificate is over 127 bytes: its SEQUENCE length takes 1-4 more bytes (81-84).
+    if len(head) >= 4 and head[0] == 0x30 and 0x81 <= head[1] <= 0x84:
+        return f"DER ({head[:2].hex(' ')} ...)"
+    if head.startswith(b"-----BEGIN"):
+        return "PEM text (-----BEGIN)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class CScan:
     """What a C file holds: its string literals (line, body as written, whether a ``;``
     follows) and its byte arrays, outside ``#if 0`` blocks; ``notes`` say where other
@@ -107,10 +143,9 @@ class CScan:
     notes: tuple[str, ...] = ()
     unknown_escapes: tuple[tuple[int, str], ...] = ()
     disabled_literals: int = 0  # string literals skipped inside #if 0
-    # (line, bytes read, what is there) where a brace list that opens as bytes stops
-    # reading as them ("{0x30, 0x82, 0xZZ, ...}"): no array, but the place to name when
-    # no certificate is found
-    broken_arrays: tuple[tuple[int, int, str], ...] = ()
+    # where a brace list that opens as bytes stops reading as them ("{0x30, 0x82, 0xZZ,
+    # ...}"): no array, but the place to name
+    broken_arrays: tuple[BrokenArray, ...] = ()
 
     def has_pem_literal(self) -> bool:
         """A PEM header in the literals as the compiler joins them (``"-----BEG" "IN
@@ -247,12 +282,10 @@ def _code_with_directives(
     code.append(part if cond.active else "\n" * part.count("\n"))
 
 
-def _arrays(
-    code: str,
-) -> tuple[list[ByteArray], list[tuple[int, str]], list[tuple[int, int, str]]]:
+def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]], list[BrokenArray]]:
     arrays: list[ByteArray] = []
     bad: list[tuple[int, str]] = []
-    broken: list[tuple[int, int, str]] = []
+    broken: list[BrokenArray] = []
     line, last = 1, 0
     for m in _BRACES.finditer(code):
         line += code.count("\n", last, m.start())
@@ -265,8 +298,8 @@ def _arrays(
         if isinstance(data, bytes):
             arrays.append(ByteArray(line, data))
         elif data is not None:
-            items, at, what = data
-            broken.append((line + code.count("\n", m.start(), at), items, what))
+            items, at, what, head = data
+            broken.append(BrokenArray(line + code.count("\n", m.start(), at), items, what, head))
     return arrays, bad, broken
 
 
@@ -275,13 +308,17 @@ _TOKEN_AT = re.compile(r"\s*([^\s,{}]{1,40})")
 # A brace list that reads as this many bytes before it stops is taken for a byte array
 # with a typo in it ("{0x30, 0x82, 0xZZ"), not a struct initialiser ("{0, NULL}").
 _BROKEN_AFTER = 2
+# Bytes of a broken list kept to judge what it was for (BrokenArray.head): enough for a
+# DER header or "-----BEGIN".
+_HEAD = 16
+_Stopped = tuple[int, int, str, bytes]
 
 
-def _array_bytes(code: str, pos: int, end: int) -> bytes | tuple[int, int, str] | None:
+def _array_bytes(code: str, pos: int, end: int) -> bytes | _Stopped | None:
     """The bytes of the brace list ``code[pos:end]``; when it is not a list of byte
-    constants, None, or (bytes read, position, what was there) when it read as bytes for
-    a while (:data:`_BROKEN_AFTER`) first. ValueError when a constant does not fit in a
-    byte."""
+    constants, None, or (bytes read, position, what was there, head) when it reads as
+    bytes around the item that stops it (see :func:`_stopped`). ValueError when a
+    constant does not fit in a byte."""
     out = bytearray()
     while True:
         m = _ITEM_AT.match(code, pos, end)
@@ -289,7 +326,7 @@ def _array_bytes(code: str, pos: int, end: int) -> bytes | tuple[int, int, str] 
             m.end() < end and not m.group("sep") and code[m.end() - 1] not in " \t\r\n"
         ):
             # no constant here, or one run on into other text ("0xZZ" reads as "0")
-            return _stopped(code, pos, end, len(out), "where a byte constant was expected")
+            return _stopped(code, pos, end, out, "where a byte constant was expected")
         text = m.group("int")
         try:
             if text is not None:
@@ -307,19 +344,51 @@ def _array_bytes(code: str, pos: int, end: int) -> bytes | tuple[int, int, str] 
             break
     if _BLANK_TO_END.match(code, pos, end):
         return bytes(out)
-    return _stopped(code, pos, end, len(out), "where ',' was expected")
+    return _stopped(code, pos, end, out, "where ',' was expected")
 
 
-def _stopped(
-    code: str, pos: int, end: int, items: int, expected: str
-) -> tuple[int, int, str] | None:
-    """(``items``, where, what) for a brace list that read as ``items`` bytes up to
-    ``pos``, where it stops; None below :data:`_BROKEN_AFTER`, as most brace lists in C
-    are not bytes."""
+def _stopped(code: str, pos: int, end: int, out: bytearray, expected: str) -> _Stopped | None:
+    """(bytes read, where, what, head) for a brace list that read as the bytes ``out`` up
+    to ``pos``, where it stops; head: its first bytes, read on past that item when few
+    were read before it (``{0xZZ, 0x30, 0x82, ...}``). None when it read as fewer than
+    :data:`_BROKEN_AFTER` bytes, unless the item there starts as a number and the list
+    opens as a certificate: most brace lists in C are not bytes."""
     token = _TOKEN_AT.match(code, pos, end)
-    if items < _BROKEN_AFTER or token is None:
+    if token is None:
         return None
-    return items, token.start(1), f"'{token.group(1)}' {expected}"
+    head = bytes(out[:_HEAD])
+    if len(head) < _HEAD:
+        head += _bytes_after(code, token.end(1), end, _HEAD - len(head))
+    if len(out) < _BROKEN_AFTER and (
+        not token.group(1)[0].isdigit() or _opens_as_certificate(head) is None
+    ):
+        return None  # "{FLAG_A, 0x30, ...}": a name, not a mistyped number, stops it
+    return len(out), token.start(1), f"'{token.group(1)}' {expected}", head
+
+
+def _bytes_after(code: str, pos: int, end: int, most: int) -> bytes:
+    """Up to ``most`` bytes read from the item after the next comma from ``pos`` on,
+    until one is no byte: what a list holds past a bad item."""
+    comma = code.find(",", pos, end)
+    out = bytearray()
+    pos = comma + 1
+    while comma >= 0 and len(out) < most:
+        m = _ITEM_AT.match(code, pos, end)
+        if m is None or m.group("int") is None:
+            break  # character constants too rare after a typo to be worth reading here
+        try:
+            value = _int_constant(m.group("int"))
+        except ValueError:
+            break
+        if value > 0xFF or (
+            m.end() < end and not m.group("sep") and code[m.end() - 1] not in " \t\r\n"
+        ):
+            break
+        out.append(value)
+        pos = m.end()
+        if not m.group("sep"):
+            break
+    return bytes(out)
 
 
 def _int_constant(text: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from .c_literals import scan_c, strings_to_text
+from .c_literals import BrokenArray, scan_c, strings_to_text
 from .errors import CertificateError
 from .keyscan import refuse_private_keys
 
@@ -92,15 +92,44 @@ def _load_c_arrays(
             certs.extend(pem(pem_text, source, line_map))
     if require and not certs and scan.broken_arrays:
         # the list that read as bytes longest: a certificate's array with a typo in it
-        line, items, what = max(scan.broken_arrays, key=lambda b: b[1])
+        b = max(scan.broken_arrays, key=lambda b: b.items)
         raise CertificateError(
-            f"no certificate found in the C byte arrays: {what}, after {items} bytes of "
-            "a brace list that reads as a byte array up to there",
+            f"no certificate found in the C byte arrays: {b.what}, {_where(b)} of a brace "
+            "list that reads as a byte array around it",
             path=source,
-            line=line,
-            hint="a byte is written 0x00-0xFF, in decimal, in octal (060) or as a "
-            "character ('A'), items separated by commas",
+            line=b.line,
+            hint=_BYTE_HINT,
         )
+    _refuse_broken_certificate(scan.broken_arrays, source)
     if require and not certs:
         raise CertificateError("no certificate found in the C byte arrays", path=source)
     return certs
+
+
+_BYTE_HINT = (
+    "a byte is written 0x00-0xFF, in decimal, in octal (060) or as a character ('A'), "
+    "items separated by commas"
+)
+
+
+def _refuse_broken_certificate(broken: tuple[BrokenArray, ...], source: str) -> None:
+    """Refuse the file when a brace list that opens as a certificate stops reading as
+    bytes: skipped, it would drop that root from what the units trust without a word
+    while the other arrays' certificates are taken (a corrupt PEM block refuses its
+    file too). Brace lists that open as no certificate ({0, NULL}) are left alone."""
+    for b in broken:
+        opens = b.opens_as_certificate()
+        if opens is None:
+            continue
+        raise CertificateError(
+            f"a byte array that opens as a certificate's {opens} stops reading as bytes: "
+            f"{b.what}, {_where(b)}; the whole file is refused, so that a typo does not drop "
+            "a root from the bundle unseen",
+            path=source,
+            line=b.line,
+            hint=_BYTE_HINT,
+        )
+
+
+def _where(b: BrokenArray) -> str:
+    return f"after {b.items} bytes" if b.items else "as its first item"

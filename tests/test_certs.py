@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.pki import issue
 
 from esp_cabundle.certs import Certificate, load_certificate_file, load_certificates, sniff_kind
+from esp_cabundle.cli import cli
 from esp_cabundle.errors import CertificateError, PrivateKeyError
 from esp_cabundle.pubkeys import der_tlv
 
@@ -155,6 +157,72 @@ def test_c_two_arrays() -> None:
     arr = lambda n, d: f"const uint8_t {n}[] = {{{', '.join(hex(x) for x in d)}}};\n"  # noqa: E731
     src = arr("a", a.der) + arr("b", b.der)
     assert load_certificates(src.encode()) == (a, b)
+
+
+def _c_array(name: str, items: list[str]) -> str:
+    """A C byte array as generators write it, 12 items a line from the line after its
+    declaration."""
+    rows = "".join(", ".join(items[i : i + 12]) + ",\n" for i in range(0, len(items), 12))
+    return f"static const unsigned char {name}[] = {{\n{rows}}};\n"
+
+
+@pytest.mark.parametrize(
+    ("at", "bad", "said"),
+    [
+        (30, "0xZZ", "'0xZZ' where a byte constant was expected, after 30 bytes"),
+        (30, "0x01 0x02", "'0x02' where ',' was expected, after 31 bytes"),
+        (0, "0xZZ", "'0xZZ' where a byte constant was expected, as its first item"),
+    ],
+    ids=["bad token", "missing comma", "bad first item"],
+)
+def test_c_certificate_array_with_a_typo_beside_good_ones_refuses_the_file(
+    at: int, bad: str, said: str
+) -> None:
+    """A typo in one of several certificate arrays made that array no array: the file
+    loaded with the other roots and that one dropped from what units trust, unsaid. The
+    whole file is refused, naming the line of the bad item, as a corrupt PEM block is."""
+    a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
+    items = [f"0x{x:02x}" for x in b.der]
+    items.insert(at, bad)
+    src = _c_array("root1", [f"0x{x:02x}" for x in a.der]) + _c_array("root2", items)
+    line = src.count("\n", 0, src.index(bad)) + 1
+    with pytest.raises(CertificateError, match="opens as a certificate's DER") as e:
+        load_certificates(src.encode(), source="roots.c")
+    assert e.value.line == line and said in e.value.reason
+    assert "the whole file is refused" in e.value.reason
+    # beside PEM text in string literals, too
+    strings = "".join(f'"{row}\\n"\n' for row in a.pem().splitlines())
+    with pytest.raises(CertificateError, match="opens as a certificate's DER") as e:
+        load_certificates((f"const char *pem =\n{strings};\n" + _c_array("r", items)).encode())
+
+
+def test_c_certificate_array_with_a_typo_writes_nothing(runner: CliRunner, in_tmp: Path) -> None:
+    """build from a C file with one broken root array: exit 2 and no output, not a bundle
+    short of that root."""
+    a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
+    items = [f"0x{x:02x}" for x in b.der]
+    items[40] = "0xZZ"
+    good = [f"0x{x:02x}" for x in a.der]
+    Path("roots.c").write_text(_c_array("root1", good) + _c_array("root2", items))
+    r = runner.invoke(cli, ["build", "--root", "./roots.c", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert "roots.c:" in r.stderr and "'0xZZ' where a byte constant was expected" in r.stderr
+    assert sorted(p.name for p in Path().iterdir()) == ["roots.c"]
+
+
+def test_c_brace_lists_that_open_as_no_certificate_are_left_alone() -> None:
+    """Struct initialisers and tables of numbers that stop reading as bytes sit beside
+    certificate arrays in real firmware: they are not refused."""
+    a = x1()
+    src = (
+        "static const struct s x = {0, NULL};\n"
+        "static const struct s y = {NULL, 0};\n"
+        "static const int table[] = {1, 2, 3, 4, 5, 6, MAX_VALUE, 8};\n"
+        "static const int der_like[] = {0x30, 0x05, 0x02, 0x01, 0x00, sizeof(x)};\n"
+        "static const int opts[] = {FLAG_A, 0x30, 0x82, 0x01, 0x0a};\n"
+        + _c_array("root1", [f"0x{x:02x}" for x in a.der])
+    )
+    assert load_certificates(src.encode(), source="roots.c") == (a,)
 
 
 @pytest.mark.parametrize(
