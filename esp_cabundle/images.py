@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .arguments import require_int
+from .ca_arguments import check_ca_for_board
 from .errors import ImageError, InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
@@ -498,11 +499,7 @@ def pack_ca(
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """
-    if board is not None:
-        # deferred: pack --profile (no board) loads no board model
-        from .board_model import check_board
-
-        check_board(board, "pack_ca")
+    check_ca_for_board(ca, board, "pack_ca", optional=True)
     if size is not None:
         require_int(size, "pack_ca's size= takes a number of bytes (int)", _SIZE_HINT)
     spec = image_spec(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..boards import board_file
+from ..ca_arguments import check_ca_for_board
 from ..errors import FlashError, OutputError
 from ..spelling import PYTHON, Spelling
 from ..text import plural
@@ -548,6 +549,7 @@ def flash_unit(
     ``~/.local/state/esp-cabundle/journal``), which :func:`restore_unit` reads.
     """
 
+    check_ca_for_board(ca, board, "flash_unit")
     board.file_system(spelling)
     ca.for_board(board)  # a CA gated for another board fails before connecting
     # every rerun and restore line said names this journal (and a board file)

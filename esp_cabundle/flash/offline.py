@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..arguments import require_bytes
 from ..blocks import FlashCache, is_erased
 from ..boards import Board
+from ..ca_arguments import check_ca_for_board
 from ..certs import Certificate, load_certificates
 from ..errors import (
     CertificateError,
@@ -514,10 +515,12 @@ def update_dump(
     board. Bytes outside those partitions are kept byte for byte, and the result is read
     back (both checked here). The hints name the board and options as ``spelling`` does.
     """
+    if not isinstance(flash, WholeDump):
+        require_bytes(flash, "update_dump")
+    check_ca_for_board(ca, board, "update_dump")
     if isinstance(flash, WholeDump):
         whole = flash
     else:
-        require_bytes(flash, "update_dump")
         whole = WholeDump.parse(flash, source=source, spelling=spelling)
     dump = DumpFile(whole.flash, name=whole.source)
     plan = plan_ca_update(dump, whole.table, board, ca, spelling=spelling)

@@ -1,0 +1,84 @@
+"""The calls that write a CA (pack_ca, update_dump, flash_unit) take a GatedCA and a
+Board: a caller handing them ``ca.pem``'s bytes, the CA file's path or a board's name got
+``'bytes' object has no attribute 'for_board'`` from deep inside. Now each is an
+ArgumentTypeError naming the call to make, raised before anything is read or dialled."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.errors import ArgumentTypeError
+from esp_cabundle.flash.flasher import flash_unit
+from esp_cabundle.flash.offline import update_dump
+from esp_cabundle.images import pack_ca
+from tests.support import dumps
+from tests.support.gated import X1_PEM, gated
+
+BOARD = load_board("mdash-arduino")
+
+
+@pytest.mark.parametrize(
+    ("call", "message", "hint"),
+    [
+        (
+            lambda: pack_ca(X1_PEM, board=BOARD),  # type: ignore[arg-type]
+            "pack_ca takes a GatedCA \\(made by gate_ca only\\), not bytes",
+            "gate it first: ca = gate_ca(CaSource.finished('ca.pem', data), board=board, at=now)",
+        ),
+        (
+            lambda: pack_ca("ca.pem", fs_type="littlefs", profile="esp-idf", size=0x40000),  # type: ignore[arg-type]
+            "pack_ca takes a GatedCA \\(made by gate_ca only\\), not str",
+            "gate it first: ca = gate_ca(CaSource.from_file(Path('ca.pem')), board=board, at=now)",
+        ),
+        (
+            lambda: update_dump(dumps.arduino_dump(), BOARD, X1_PEM),  # type: ignore[arg-type]
+            "update_dump takes a GatedCA \\(made by gate_ca only\\), not bytes",
+            "gate it first: ca = gate_ca(CaSource.finished('ca.pem', data), board=board, at=now)",
+        ),
+        (
+            lambda: update_dump(dumps.arduino_dump(), BOARD, Path("ca.pem")),  # type: ignore[arg-type]
+            "update_dump takes a GatedCA \\(made by gate_ca only\\), not PosixPath",
+            "gate it first: ca = gate_ca(CaSource.from_file(Path('ca.pem')), board=board, at=now)",
+        ),
+        (
+            lambda: update_dump(dumps.arduino_dump(), "mdash-arduino", gated(X1_PEM, BOARD)),  # type: ignore[arg-type]
+            "update_dump's board= takes a Board, not str 'mdash-arduino'",
+            "load it first: board=load_board('mdash-arduino')",
+        ),
+        (
+            lambda: update_dump(dumps.arduino_dump(), None, gated(X1_PEM, BOARD)),  # type: ignore[arg-type]
+            "update_dump's board takes a Board, not NoneType",
+            "board=load_board(name)",
+        ),
+    ],
+)
+def test_a_ca_or_board_of_the_wrong_type_is_refused_with_the_call_to_make(
+    call: Callable[[], object], message: str, hint: str
+) -> None:
+    with pytest.raises(ArgumentTypeError, match=message) as e:
+        call()
+    assert e.value.hint == hint
+
+
+def test_flash_unit_refuses_raw_bytes_before_dialling(monkeypatch: pytest.MonkeyPatch) -> None:
+    dialled: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        dialled.append(args)
+        raise ConnectionRefusedError("dialled")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(ArgumentTypeError, match="flash_unit takes a GatedCA") as e:
+        flash_unit("socket://127.0.0.1:1", BOARD, X1_PEM, journal_dir=None)  # type: ignore[arg-type]
+    assert e.value.exit_code == 2
+    assert dialled == []
+
+
+def test_a_gated_ca_still_packs() -> None:
+    image = pack_ca(gated(X1_PEM, BOARD), board=BOARD)
+    assert image.files[0][0] == "/ca.pem"
