@@ -414,6 +414,8 @@ def read_partition_table(
     table's offset and a whole-flash read as ``spelling`` does.
     """
     require_bytes(flash, "read_partition_table")
+    if isinstance(flash, memoryview):  # taken as bytes are; the search calls startswith
+        flash = flash.tobytes()
     if offset is None:
         table = _search_table(flash, DEFAULT_TABLE_OFFSET, spelling)
         if check_size:

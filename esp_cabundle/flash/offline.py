@@ -517,6 +517,8 @@ def update_dump(
     """
     if not isinstance(flash, WholeDump):
         require_bytes(flash, "update_dump")
+        if isinstance(flash, memoryview):  # taken as bytes are; the dump's checks slice it
+            flash = flash.tobytes()
     check_ca_for_board(ca, board, "update_dump")
     if isinstance(flash, WholeDump):
         whole = flash
