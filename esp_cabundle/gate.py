@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .anchors import intermediate_notes, intermediates, not_ca_notes
-from .arguments import require_bytes
+from .arguments import fspath_or, require_bytes
 from .board_links import BoardLinks, board_links, link_items
 from .bundle import (
     Bundle,
@@ -58,7 +58,7 @@ from .bundle import (
 from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .dates import as_datetime
-from .errors import InputError, PolicyError
+from .errors import ArgumentTypeError, InputError, PolicyError
 from .fileio import read_input
 from .formats.pem import render_pem
 from .gate_arguments import check_gate_arguments
@@ -118,6 +118,20 @@ def _mac(pem: bytes, board: Board | None, labels: tuple[str, ...]) -> bytes:
     return hmac.new(_SEAL_KEY, msg, hashlib.sha256).digest()
 
 
+def _spec_hint(value: object) -> str:
+    """The CaSource a preset's name, a CA file's path or its bytes given as the spec is."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "a CA file's bytes: CaSource.finished('ca.pem', data)"
+    if isinstance(value, os.PathLike):
+        return f"a CA file: CaSource.from_file(Path({fspath_or(value)!r}))"
+    if isinstance(value, str):
+        return (
+            f"a preset: CaSource.build(BundleSpec(presets=({value!r},))); "
+            f"a CA file: CaSource.from_file(Path({value!r}))"
+        )
+    return "CaSource.build(BundleSpec(presets=('letsencrypt',)))"
+
+
 @dataclass(frozen=True, slots=True)
 class CaSource:
     """Where a CA comes from: a build (``spec``) or a finished file (``file_name`` and its
@@ -130,6 +144,11 @@ class CaSource:
     file_data: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.spec, BundleSpec):  # else an AttributeError inside gate_ca
+            raise ArgumentTypeError(
+                f"CaSource.build takes a BundleSpec, not {type(self.spec).__name__}",
+                hint=_spec_hint(self.spec),
+            )
         # A name without bytes was a build of the default preset, the file never read.
         if (self.file_name is None) != (self.file_data is None):
             raise InputError(
