@@ -8,6 +8,7 @@ import errno
 import os
 import shlex
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from ._stdin import named_descriptor
@@ -20,7 +21,9 @@ __all__ = [
     "is_named",
     "names_a_directory",
     "refuse_special",
+    "shell_join",
     "shell_path",
+    "shell_word",
     "with_article",
 ]
 
@@ -38,9 +41,33 @@ def names_a_directory(value: str) -> bool:
 
 def shell_path(path: str | Path) -> str:
     """``path`` as a hint's word that no command takes for an option: ``./--size`` for a
-    name starting with a dash (typed after ``--``), where ``-o --size`` was refused."""
+    name starting with a dash (typed after ``--``), where ``-o --size`` was refused.
+    Quoted by :func:`shell_word`."""
     name = str(path)
-    return shlex.quote(f"./{name}" if name.startswith("-") else name)
+    return shell_word(f"./{name}" if name.startswith("-") else name)
+
+
+def shell_word(word: str) -> str:
+    """``word`` quoted so that a shell gives back its exact bytes: ``shlex.quote``, or,
+    for a word holding bytes that were not UTF-8 (surrogate escapes) or a control
+    character, bash's ``$'...'`` form with each such byte as ``\\xNN``. In plain quotes
+    the escape that makes it printable (``'o\\xff.bin'``) named a different file."""
+    if word.isprintable():
+        return shlex.quote(word)
+    out = []
+    for ch in word:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # bash's $'\xNN' is one byte: each byte of the character, as the OS has it
+            out.extend(f"\\x{b:02x}" for b in os.fsencode(ch))
+    return "$'" + "".join(out) + "'"
+
+
+def shell_join(words: Iterable[str]) -> str:
+    """``shlex.join`` with each word quoted by :func:`shell_word`."""
+    return " ".join(shell_word(w) for w in words)
 
 
 def with_article(noun: str) -> str:

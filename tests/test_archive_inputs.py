@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -20,6 +22,7 @@ from esp_cabundle.errors import CertificateError, InputError
 from esp_cabundle.fileio import read_input, shell_path
 from esp_cabundle.fs import create_image
 from esp_cabundle.sniff import refuse_archive
+from esp_cabundle.text import printable
 
 X1 = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
 
@@ -139,3 +142,13 @@ def test_an_archive_piped_in_is_unpacked_on_the_pipe(
     assert r.exit_code == 2, r.output
     hint = " ".join(r.stderr.split())
     assert said in hint and "./-" not in hint, hint
+
+
+@pytest.mark.parametrize("name", [b"o\xff.bin", b"-a\x1bb'c\\d.zip", "n\u2028é.bin".encode()])
+def test_shell_path_gives_the_same_bytes_back(name: bytes) -> None:
+    """shell_path's word, shown as every message is (printable), run through bash, names
+    the bytes of the file: a name that is not UTF-8 or holds a control character was
+    quoted as is, and the escape that made it printable named another file."""
+    said = printable(shell_path(os.fsdecode(name)))
+    out = subprocess.run(["bash", "-c", f"printf %s {said}"], capture_output=True, check=True)
+    assert out.stdout == (b"./" + name if name.startswith(b"-") else name), said

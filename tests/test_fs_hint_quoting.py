@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,23 @@ def test_fs_hints_quote_the_image(
         assert said in r.stderr, r.stderr
     if code:
         assert image.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"o\xff.bin", b"tab\there.bin", b"it's\x1b[31m.bin", b"caf\xc3\xa9 \\x41.bin"],
+    ids=repr,
+)
+def test_hint_names_the_same_bytes_through_bash(
+    name: bytes, in_tmp: Path, runner: CliRunner
+) -> None:
+    """A name that is not UTF-8 or holds a control character was hinted as
+    ``'o\\xff.bin'``: pasted into a shell, that names a file with a backslash, an x and
+    two letters in its name. The hint's word, run through bash, gives the name's bytes."""
+    image = os.fsdecode(name)
+    Path(image).write_bytes(pack_image("spiffs", "esp-idf", 64 * 1024, [("/ca.pem", CA)]).data)
+    r = runner.invoke(cli, ["fs", "rm", "--", image, "/nope"])
+    assert r.exit_code == 2, r.output
+    said = r.stderr.split("esp-cabundle fs ls ", 1)[1].split("\n", 1)[0].strip()
+    out = subprocess.run(["bash", "-c", f"printf %s {said}"], capture_output=True, check=True)
+    assert out.stdout == name, (said, out.stdout)

@@ -4,7 +4,6 @@ their options are in :mod:`.options`."""
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError, PartitionTableError
+from ..file_kinds import shell_join
 from ..fileio import shell_path
 from ..fs import FS_TYPES, detect_fs_type, profiles_of
 from ..fs.base import ERASE_BLOCK
@@ -33,7 +33,7 @@ def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
     """``esp-cabundle fs VERB WORDS...OPTIONS`` for a hint: every word (an image, a file,
     a path in the image) quoted as a shell reads it, so a name with a space or a ``$``
     can be copied back; ``options``: flags already safe for a shell."""
-    return printable(f"esp-cabundle fs {verb} {shlex.join(str(w) for w in words)}{options}")
+    return printable(f"esp-cabundle fs {verb} {shell_join(str(w) for w in words)}{options}")
 
 
 def with_platform(board: Board, platform: str) -> Board:
@@ -123,7 +123,7 @@ def dump_partitions_hint(partitions: tuple[tuple[str, int, int], ...]) -> str:
     for flag in ("--offset", "--size"):
         words = split_option(words, [flag], takes_value=True)[0]
     lines = [
-        shlex.join(replaced_option(words, ["--partition"], "--partition", name))
+        shell_join(replaced_option(words, ["--partition"], "--partition", name))
         for name, _, _ in partitions
     ]
     return "e.g. esp-cabundle " + ", or esp-cabundle ".join(lines)
@@ -164,7 +164,7 @@ def named_partition(data: bytes, name: str, image: Path) -> Partition:
     from ..partitions import read_partition_table  # deferred: dumps only (as fs.edit)
 
     shown = shell_path(image)
-    without = shlex.join(split_option(typed_words(), ["--partition"], takes_value=True)[0])
+    without = shell_join(split_option(typed_words(), ["--partition"], takes_value=True)[0])
     try:
         table = read_partition_table(data, check_size=False)
     except PartitionTableError:
