@@ -169,3 +169,19 @@ def test_a_partition_past_the_dump_s_end_is_said_in_partition_terms(
     assert other.exit_code == 2, other.output
     said = " ".join(other.output.split())
     assert "its file-system partitions: none inside short.bin (spiffs runs past" in said, said
+
+
+@pytest.mark.parametrize("offset", ["0x1a0000", "0x900000"])
+def test_an_offset_no_partition_starts_at_lists_the_table(
+    mos: Path, runner: CliRunner, offset: str
+) -> None:
+    """--offset inside fs_0 (no entry starts there, so no size) said only "give
+    --size", and one past the file's end nothing; as other such errors do, the hint
+    lists the dump's file-system partitions, each a --offset and --size to type."""
+    r = runner.invoke(cli, ["fs", "ls", "mos-new.bin", "--offset", offset])
+    assert r.exit_code == 2, r.output
+    table = (
+        "the file-system partitions of mos-new.bin's table: fs_0: --offset 0x190000 --size "
+        "0x40000; fs_1: --offset 0x350000 --size 0x40000"
+    )
+    assert table in " ".join(r.stderr.split()), r.stderr

@@ -279,12 +279,21 @@ def with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | 
     """``hint`` plus, for a slice of a whole-flash dump that is none of its file-system
     partitions (the help's 0x290000 on a dump whose table puts SPIFFS at 0x291000),
     where the dump's own table puts them: the next command to type."""
-    if not region.offset:
+    return with_dump_table(hint, region.container, image, region.offset, region.size)
+
+
+def with_dump_table(
+    hint: str | None, container: bytes, image: str, offset: int, size: int | None
+) -> str | None:
+    """:func:`with_table_hint` before a region is found: ``size`` None when --offset
+    starts no entry of the table and no file system says its size there (the hint
+    said only "give --size", where the table names the partitions to read)."""
+    if not offset:
         return hint
     from ..fs.edit import dump_fs_partitions  # deferred: the fs commands' own import
 
-    _, parts = dump_fs_partitions(region.container)
-    if not parts or any((p.offset, p.size) == (region.offset, region.size) for p in parts):
+    _, parts = dump_fs_partitions(container)
+    if not parts or any((p.offset, p.size) == (offset, size) for p in parts):
         return hint
     named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
     table = f"the file-system partitions of {printable(image)}'s table: {named}"

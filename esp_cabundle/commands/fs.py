@@ -46,6 +46,7 @@ from ._fsopts import (
     refuse_fs_as_image_profile,
     refuse_partition_with_offset,
     refuse_unblocked_size,
+    with_dump_table,
     with_table_hint,
 )
 from ._fsput import not_a_ca_at, read_source, refuse_swapped
@@ -136,6 +137,9 @@ class ImageArgs:
         except DumpNotImageError as e:
             if e.partitions:  # else why it has none (a dump cut short ...)
                 e.hint = dump_partitions_hint(e.partitions)
+            raise
+        except InputError as e:  # e.g. no size at that offset: the table's partitions
+            e.hint = with_dump_table(e.hint, data, str(self.image), self.offset, size)
             raise
         refuse_unblocked_size(self.size, data, self.image)  # a dump said first: the fix names it
         return region
