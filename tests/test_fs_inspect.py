@@ -149,15 +149,16 @@ def _cut_short_spiffs(tmp_path: Path, length: int) -> tuple[Path, str]:
     ).data
     cut = tmp_path / "cut.bin"
     cut.write_bytes(whole[:length])
-    return cut, "esp-idf magic of a 1,441,792-byte SPIFFS; pass exactly that many bytes"
+    return cut, "pass exactly 1,441,792 bytes (the whole partition)"
 
 
 @pytest.mark.parametrize("length", [262144, 100000])
 def test_inspect_of_a_spiffs_cut_short_says_what_fs_ls_says(tmp_path: Path, length: int) -> None:
     """``head -c 262144 spiffs-1408k.bin > cut.bin; inspect cut.bin`` said "binary data ...
     not a ... file-system image" while ``fs ls cut.bin`` named the 1,441,792-byte SPIFFS it
-    was cut from: both say that now, from one detection; and a cut at no block boundary
-    (100,000 bytes) gets the same hint rather than "pass the whole partition" alone."""
+    was cut from: both say that now, from one detection, in the error itself; and a cut at
+    no block boundary (100,000 bytes) is said the same, not "pass the whole partition"
+    alone."""
     cut, hint = _cut_short_spiffs(tmp_path, length)
     runner = CliRunner()
     inspected = runner.invoke(cli, ["inspect", str(cut)])
@@ -166,8 +167,14 @@ def test_inspect_of_a_spiffs_cut_short_says_what_fs_ls_says(tmp_path: Path, leng
     assert hint in inspected.output and hint in listed.output, (inspected.output, listed.output)
     assert "binary data" not in inspected.output, inspected.output
     error = listed.output.split("\n")[0]
-    assert error.startswith(f"Error: {cut}: neither LittleFS"), listed.output
+    said = f"{length:,} bytes, where its first block carries the esp-idf magic of a 1,441,792"
+    # the error itself says so; it began "neither LittleFS ... nor SPIFFS found", the
+    # SPIFFS it is part of named only in the hint
+    assert error.startswith(f"Error: {cut}: only part of a SPIFFS: {said}"), listed.output
     assert error in inspected.output, inspected.output
+    hint_line = listed.output.split("\n")[1]  # not hedged "if ... cut short; otherwise"
+    assert hint_line == f"  hint: {hint}", listed.output
+    assert hint_line in inspected.output, inspected.output
 
 
 def test_random_bytes_with_a_chance_spiffs_magic_in_block_0_are_not_called_spiffs(

@@ -183,7 +183,11 @@ def test_inspect_describes_what_it_cannot_read(in_tmp: Path, runner: CliRunner) 
     spiffs = (DATA / "spiffs" / "idf-64k.bin").read_bytes()
     # a SPIFFS cut short is said as fs ls says it (it was "binary data" to inspect alone)
     err = _inspect_error(runner, in_tmp, spiffs[: len(spiffs) // 2 + 100])
-    assert "magic of a 65,536-byte SPIFFS; pass exactly that many bytes" in err
+    assert (
+        "only part of a SPIFFS: 32,868 bytes, where its first block carries the esp-idf "
+        "magic of a 65,536-byte SPIFFS" in " ".join(err.split())
+    ), err
+    assert "pass exactly 65,536 bytes (the whole partition)" in " ".join(err.split()), err
     err = _inspect_error(runner, in_tmp, bytes(range(256)) * 20 + spiffs[:4096])
     assert "binary data (9,216 bytes), not a certificate file" in err
     assert "holds PEM text at byte offset" in err and "cut short" in err

@@ -271,8 +271,12 @@ def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
 
 
 def holds_no_fs(data: bytes) -> bool:
-    """Bytes holding no file system that are not erased or zeroed either."""
-    return detect_fs_type(data) is None and data.count(data[:1]) != len(data)
+    """Bytes holding no file system that are not erased or zeroed either, nor a SPIFFS
+    partition cut short (whose error says so)."""
+    from ..fs.spiffs_probe import cut_from  # deferred: SPIFFS's modules on demand
+
+    blank = data.count(data[:1]) == len(data)
+    return detect_fs_type(data) is None and not blank and cut_from(data) is None
 
 
 def with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:

@@ -154,6 +154,12 @@ def open_image(
                 "written)",
                 hint=f"make one with {spelling.pack}, or check {spelling.offset}",
             )
+        from .spiffs_probe import cut_short_words  # deferred: as _image_class
+
+        named = profile.name if isinstance(profile, FsProfile) else profile
+        cut = cut_short_words(data, named) if fs_type in (None, "spiffs") else None
+        if cut is not None:  # part of a SPIFFS (a file or --size cut short): said first
+            raise ImageError(cut[0], hint=cut[1])
         if fs_type is None:
             raise ImageError(
                 "neither LittleFS (no 'littlefs' magic at offset 8 of block 0 or 1) nor "

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from .spiffs_layout import MAGIC_BASE, SPIFFS_PROFILES, U16, Geometry, SpiffsProfile
 
-__all__ = ["MIN_BLOCKS", "magic_profiles", "probe_spiffs", "size_hint", "unique_profiles"]
+__all__ = [
+    "MIN_BLOCKS",
+    "cut_from",
+    "cut_short_words",
+    "magic_profiles",
+    "probe_spiffs",
+    "size_hint",
+    "unique_profiles",
+]
 
 MIN_BLOCKS = 3  # SPIFFS keeps two free blocks for garbage collection
 
@@ -52,10 +60,11 @@ def probe_spiffs(data: bytes | bytearray | memoryview) -> SpiffsProfile | None:
     return found[0] if found else None
 
 
-def size_hint(data: bytes | bytearray | memoryview) -> str | None:
-    """With magic-length, block 0's magic gives the partition size the image was made for,
-    if the blocks present carry that size's magic, at least two and all but one: block 0
-    of random bytes gives a size 1 time in 16, and of 0x00 0x01 repeated, one always."""
+def cut_from(data: bytes | bytearray | memoryview) -> tuple[SpiffsProfile, int] | None:
+    """With magic-length, block 0's magic gives the partition size the image was made for:
+    (profile name, size) when that is not ``len(data)`` and the blocks present carry that
+    size's magic, at least two and all but one (block 0 of random bytes gives a size 1
+    time in 16, and of 0x00 0x01 repeated, one always); else None."""
     for prof in unique_profiles():
         if prof.use_magic and prof.use_magic_len and len(data) >= prof.block_size:
             geo = Geometry.of(prof, prof.block_size)
@@ -68,9 +77,35 @@ def size_hint(data: bytes | bytearray | memoryview) -> str | None:
             magic = [U16.unpack_from(data, whole.magic_addr(b))[0] for b in range(present)]
             right = sum(m == whole.magic(b) for b, m in enumerate(magic))
             if right >= 2 and right >= present - 1:
-                return (
-                    f"its first block carries the {prof.name} magic of a "
-                    f"{blocks * prof.block_size:,}-byte SPIFFS; pass exactly that many bytes "
-                    "(the whole partition)"
-                )
+                return prof, blocks * prof.block_size
     return None
+
+
+def cut_short_words(
+    data: bytes | bytearray | memoryview, profile: str | None = None
+) -> tuple[str, str] | None:
+    """For a SPIFFS image cut short (:func:`cut_from`) of ``profile`` (a name; None: any):
+    the message and hint that say so, one wording for every command that reads it (fs
+    ls, inspect)."""
+    cut = cut_from(data)
+    if cut is None or (profile is not None and SPIFFS_PROFILES.get(profile) is not cut[0]):
+        return None
+    prof, size = cut
+    return (
+        f"only part of a SPIFFS: {len(data):,} bytes, where its first block carries the "
+        f"{prof.name} magic of a {size:,}-byte SPIFFS",
+        f"pass exactly {size:,} bytes (the whole partition)",
+    )
+
+
+def size_hint(data: bytes | bytearray | memoryview) -> str | None:
+    """The partition size a SPIFFS image cut short was made for (:func:`cut_from`), as
+    advice, or None."""
+    cut = cut_from(data)
+    if cut is None:
+        return None
+    prof, size = cut
+    return (
+        f"its first block carries the {prof.name} magic of a {size:,}-byte SPIFFS; pass exactly "
+        "that many bytes (the whole partition)"
+    )
