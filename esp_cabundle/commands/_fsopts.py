@@ -17,7 +17,7 @@ from ..fs import FS_TYPES, detect_fs_type, profiles_of
 from ..fs.base import ERASE_BLOCK
 from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
-from ..text import byte_count, printable
+from ..text import byte_count, printable, printable_name
 from ._missing import completed
 from ._option_types import Name
 from ._paths import says_text
@@ -25,6 +25,7 @@ from ._usage import example_line, replaced_option, split_option, typed_words, us
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from ..fs.base import FileInfo, FileSystemImage
     from ..fs.edit import ImageRegion
     from ..partition_entry import Partition
 
@@ -268,6 +269,27 @@ def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
         "dump with its partition table (esp-cabundle read --port PORT --all -o dump.bin); "
         f"what the {size:,} bytes of {name} are: esp-cabundle inspect {name}"
     )
+
+
+def listing_rows(files: list[FileInfo], empty_dirs: list[str]) -> list[tuple[str, str]]:
+    """fs ls's table rows, by path: each file and its size, and each directory holding
+    nothing as ``/cfg/`` (a LittleFS image kept one ``fs rm`` emptied, that no listing
+    showed, and ``fs rm IMAGE /cfg`` removes)."""
+    rows = [(f.path, f"{f.size:,}") for f in files]
+    rows += [(d + "/", "(empty directory)") for d in empty_dirs]
+    return [(printable_name(p), size) for p, size in sorted(rows)]
+
+
+def emptied_note(image: FileSystemImage, removed: list[str]) -> str:
+    """For fs rm's line: the directories its removals left holding nothing. They are
+    kept, as a unit's unlink keeps them (the firmware may expect its directory), and
+    were then in the image unseen; ``fs rm IMAGE /cfg`` removes one."""
+    empty = set(image.empty_dirs())
+    left = sorted({p.rsplit("/", 1)[0] for p in removed} & empty)
+    if not left:
+        return ""
+    shown = ", ".join(printable_name(d) for d in left)
+    return f" (left empty, kept: {shown}; fs rm removes an empty directory)"
 
 
 def holds_no_fs(data: bytes) -> bool:

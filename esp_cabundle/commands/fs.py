@@ -37,8 +37,10 @@ from ..ui import echo, emit_json, format_table, warn
 from ._fsboard import board_warning, misplaced_ca, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
+    emptied_note,
     fs_command,
     holds_no_fs,
+    listing_rows,
     named_partition,
     no_image_hint,
     not_an_image_hint,
@@ -260,7 +262,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     """
     region = img.region()
     fs_image = img.open(region)
-    files = fs_image.files()
+    files, empty = fs_image.listing()
     facts = fs_image.describe(files)
     if as_json:
         emit_json(
@@ -273,6 +275,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
                 "profiles": list(fs_image.possible_profiles()),  # more when the bytes do not tell
                 "facts": facts,
                 "files": [{"path": f.path, "size": f.size} for f in files],
+                "empty_dirs": empty,  # LittleFS directories holding nothing (SPIFFS has none)
             }
         )
         return
@@ -286,7 +289,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
         if k != "file system":
             shown = fs_image.profile_words() if k == "profile" else v
             echo(f"  {fact_line(k, shown)}", quiet=quiet, wrap=True)
-    rows = [(printable_name(f.path), f"{f.size:,}") for f in files]
+    rows = listing_rows(files, empty)
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 
 
@@ -517,7 +520,7 @@ def rm_cmd(
     if not as_json:
         for w in warnings:
             warn(printable(w))
-    shown = ", ".join(printable_name(p) for p in names)
+    shown = ", ".join(printable_name(p) for p in names) + emptied_note(result.image, names)
     extra = {"removed": names, "warnings": warnings}
     _report(img.image, result, f"removed {shown}", as_json, quiet, extra)
 

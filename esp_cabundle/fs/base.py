@@ -317,6 +317,17 @@ class FileSystemImage(ABC):
     def files(self) -> list[FileInfo]:
         """Every file, sorted by path."""
 
+    def empty_dirs(self) -> list[str]:
+        """Every directory holding nothing, sorted: left by removing its last file (a
+        unit's unlink, as ``fs rm``, keeps it) or made by the firmware. :meth:`files`
+        lists files only, so without this an image could hold what no listing shows.
+        None in SPIFFS: its names may hold ``/``, but it has no directories."""
+        return []
+
+    def listing(self) -> tuple[list[FileInfo], list[str]]:
+        """:meth:`files` and :meth:`empty_dirs`, from one walk where they share one."""
+        return self.files(), self.empty_dirs()
+
     @abstractmethod
     def read(self, path: str) -> bytes:
         """A file's content; ImageError if absent."""
@@ -327,7 +338,8 @@ class FileSystemImage(ABC):
 
     @abstractmethod
     def remove(self, path: str) -> None:
-        """Delete a file; ImageError if absent."""
+        """Delete a file, or an empty directory (:meth:`empty_dirs`); ImageError if
+        absent, or a directory that holds files."""
 
     @abstractmethod
     def rename(self, src: str, dst: str) -> None:

@@ -327,7 +327,8 @@ def edit_image(
     final: dict[str, bytes | None] = {}
     for e in edits:
         final[normalize_path(e.path)] = e.data if e.action == "put" else None
-    listed = {f.path for f in check.files()}
+    files, empty = check.listing()  # an empty directory removed is not listed either
+    listed = {f.path for f in files} | set(empty)
     for path, want in final.items():
         if want is None:
             if path in listed:  # (a SPIFFS name such as '/a/../b' no lookup takes)

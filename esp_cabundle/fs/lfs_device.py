@@ -423,9 +423,10 @@ def probe_lfs(fs_bytes: bytes | memoryview, profile: LittleFsProfile) -> tuple[A
     return stat, has_c
 
 
-def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:
+def walk(lfs: LittleFS, block_count: int, empty: list[str] | None = None) -> list[FileInfo]:
     """Every file, sorted by path; directories are followed once (a corrupt tree could
     loop: ImageError; so is a name that cannot be decoded). littlefs errors propagate.
+    ``empty``: gets every directory but the root that holds nothing, unsorted.
 
     A directory whose entry points back at itself or an ancestor (CRCs intact) makes
     a new path at every level, so no path repeats. Two bounds stop it: every directory
@@ -455,12 +456,16 @@ def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:
                     hint=UNCHANGED_HINT,
                 )
             seen.add(d)
+            held = 0
             for st in lfs.scandir(d):
+                held += 1
                 path = d.rstrip("/") + "/" + st.name
                 if st.type == LFS_TYPE_DIR:
                     stack.append(path)
                 else:
                     out.append(FileInfo(path, int(st.size)))
+            if empty is not None and not held and d != "/":
+                empty.append(d)
     except UnicodeError as e:
         raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
     return sorted(out, key=lambda f: f.path)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageError
 from ..sizes import size_words
-from ..text import byte_count, printable
+from ..text import byte_count, printable, some
 from .base import NO_FILE_HINT, NO_ROOM_HINT, UNCHANGED_HINT, FileSystemImage, FsHint, NoRoomError
 from .lfs_device import (
     ERR_NAMETOOLONG,
@@ -160,10 +160,24 @@ class LittleFsFiles(FileSystemImage):
             if st is None:
                 raise ImageError(f"no file {p!r} in the LittleFS image", hint=NO_FILE_HINT)
             if st.type == LFS_TYPE_DIR:
-                raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
-            lfs.remove(p)
+                self._refuse_held(p)
+            lfs.remove(p)  # lfs_remove: a file, or a directory holding nothing
 
         self._edit(f"removing {p}", op)
+
+    def _refuse_held(self, p: str) -> None:
+        """A directory that holds something is not removed with it (``rm -r`` is not a
+        unit's unlink); what to remove first is said."""
+        under = p + "/"
+        held = [f.path for f in self.files() if f.path.startswith(under)]
+        held += [d for d in self.empty_dirs() if d.startswith(under)]
+        if held:
+            raise ImageError(
+                f"{printable(p)} is a directory in the LittleFS image with {len(held):,} "
+                f"{'path' if len(held) == 1 else 'paths'} under it; only an empty directory "
+                "is removed",
+                hint=f"remove what it holds first, then {printable(p)}: {some(sorted(held))}",
+            )
 
     def rename(self, src: str, dst: str) -> None:
         """lfs_rename: one metadata commit, atomic; an existing file ``dst`` is replaced.

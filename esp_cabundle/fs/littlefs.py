@@ -291,6 +291,15 @@ class LittleFsImage(LittleFsFiles):
         with self._io("listing files"):
             return walk(self._lfs, self.block_count)
 
+    def empty_dirs(self) -> list[str]:
+        return self.listing()[1]
+
+    def listing(self) -> tuple[list[FileInfo], list[str]]:
+        empty: list[str] = []
+        with self._io("listing files"):
+            files = walk(self._lfs, self.block_count, empty)
+        return files, sorted(empty)
+
     def to_bytes(self) -> bytes:
         return self._store.read(0, self.size)
 
