@@ -75,3 +75,18 @@ def test_hint_names_the_same_bytes_through_bash(
     said = r.stderr.split("esp-cabundle fs ls ", 1)[1].split("\n", 1)[0].strip()
     out = subprocess.run(["bash", "-c", f"printf %s {said}"], capture_output=True, check=True)
     assert out.stdout == name, (said, out.stdout)
+
+
+def test_a_mended_command_line_names_the_same_bytes_through_bash(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """The line typed, mended (``e.g. esp-cabundle fs ls IMAGE --partition fs_0``), was
+    shlex.join's: the image ``o\\xff.bin`` came back as ``'o\\xff.bin'``, another name."""
+    name = b"o\xff.bin"
+    image = os.fsdecode(name)
+    Path(image).write_bytes(pack_image("spiffs", "esp-idf", 64 * 1024, [("/ca.pem", CA)]).data)
+    r = runner.invoke(cli, ["fs", "ls", image, "--partition", "fs_0", "--offset", "0x1000"])
+    assert r.exit_code == 2, r.output
+    said = r.stderr.split("e.g. esp-cabundle fs ls ", 1)[1].split(" --partition", 1)[0]
+    out = subprocess.run(["bash", "-c", f"printf %s {said}"], capture_output=True, check=True)
+    assert out.stdout == name, (said, out.stdout)

@@ -7,7 +7,6 @@ said, with the command that replaces the CA file instead."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..board_fit import board_misfit, boards_for_image, foreign_mark
 from ..boards import boards_dir
 from ..errors import InputError
+from ..file_kinds import shell_join
 from ..text import printable
 from ._usage import replaced_option, typed_words
 
@@ -56,7 +56,7 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
     fitting = [b.name for b in boards_for_image(image)]
     if fitting:
         line = replaced_option(typed_words(), ["--board"], "--board", fitting[0])
-        run = printable(f"esp-cabundle {shlex.join(line)}")
+        run = printable(f"esp-cabundle {shell_join(line)}")
         others = f" (or {', '.join(fitting[1:])})" if fitting[1:] else ""
         hint = f"name the board the image is for: {run}{others}"
     else:
@@ -77,7 +77,7 @@ def pack_hint(board: Board) -> str:
     words += ["--platform", fs.platform] if fs is not None and fs.platform else []
     return (
         f"make a 2.0 image its units mount with "
-        f"'{printable(f'esp-cabundle {shlex.join(words)}')}' (it writes 2.0 for their platform)"
+        f"'{printable(f'esp-cabundle {shell_join(words)}')}' (it writes 2.0 for their platform)"
     )
 
 
@@ -103,7 +103,7 @@ def _refuse_foreign_firmware(image: FileSystemImage, board: Board, *, typed: boo
     named = "" if typed else " (board: in cabundle.yaml)"
     if len(keepers) == 1:
         line = replaced_option(typed_words(), ["--board"], "--board", keepers[0].name)
-        hint = f"name the board the image is for: {printable(f'esp-cabundle {shlex.join(line)}')}"
+        hint = f"name the board the image is for: {printable(f'esp-cabundle {shell_join(line)}')}"
     elif keepers:
         hint = f"name the board the image is for ({names})"
     else:  # none of the image's file system: a board named would refuse the image

@@ -5,7 +5,6 @@ printed its usage banner instead, with no example, and ``--json`` got click's ki
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import InputError
+from ..file_kinds import shell_join
 from ..text import printable
 from ._option_table import short_cluster
 
@@ -129,7 +129,7 @@ def usage_error(message: str, words: Sequence[str], *, why: str = "") -> InputEr
 
 def example_line(words: Sequence[str], *, why: str = "") -> str:
     """``e.g. esp-cabundle WORDS`` (a mended command line), ``why`` after it."""
-    return f"e.g. esp-cabundle {shlex.join(words)}" + (f" ({why})" if why else "")
+    return f"e.g. esp-cabundle {shell_join(words)}" + (f" ({why})" if why else "")
 
 
 def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> list[str]:
@@ -243,7 +243,7 @@ def joined(reason: str) -> str:
 
 
 # Stands for the board's name in the line typed until the hint names one; shell-safe,
-# so shlex.join leaves it bare.
+# so shell_join leaves it bare.
 _BOARD_SLOT = "BOARD-NAME-SLOT"
 
 
@@ -258,7 +258,7 @@ def typed_board_again(spelling: Spelling, port: str | None = None) -> Spelling:
     if port is not None:
         words = replaced_option(words, ["-p", "--port"], "-p", port)
     words = replaced_option(words, ["--board"], "--board", _BOARD_SLOT)
-    line = printable(f"esp-cabundle {shlex.join(words)}")
+    line = printable(f"esp-cabundle {shell_join(words)}")
     line = line.replace("{", "{{").replace("}", "}}").replace(_BOARD_SLOT, "{}")
     return spelling._replace(board_again=line)
 
