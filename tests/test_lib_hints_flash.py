@@ -31,6 +31,7 @@ from esp_cabundle.spelling import BOARD_SPELLING, CLI_SPELLING, PYTHON, Spelling
 from esp_cabundle.verify import TrustSet, verify_chain
 from esp_cabundle.virtual import VirtualESP32
 from esp_cabundle.virtual.boards import board_image
+from tests.support.gated import X1_PEM, gated
 from tests.support.profiles import CLOCK
 from tests.support.verify_pki import NOW, mint
 
@@ -123,8 +124,9 @@ def test_update_dump_of_a_truncated_dump_names_a_whole_flash_read() -> None:
     flash = _dump()
     table = read_partition_table(flash)
     cut = flash[: max(p.end for p in table) - 0x1000]
-    with pytest.raises(PartitionTableError) as e:  # refused before the CA is looked at
-        update_dump(cut, load_board("esp-idf-littlefs"), None)  # type: ignore[arg-type]
+    board = load_board("esp-idf-littlefs")
+    with pytest.raises(PartitionTableError) as e:  # the dump is refused, whatever the CA
+        update_dump(cut, board, gated(X1_PEM, board, check_targets=False))
     said = _hint(e)
     assert said == (
         f"read the whole flash again ({PY_READ}, or esptool read-flash 0 ALL dump.bin), "
