@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._stdin import names_stdout
+from .build_arguments import check_build_arguments, check_build_result
 from .bundle import Bundle, BundleSpec, Violation
 from .catalog import Catalog
 from .clobber import refuse_clobbering
@@ -133,6 +134,8 @@ def build_bundle(
     the outputs. ``spelling``: how the caller's user names the options the hints point
     to (see :mod:`~esp_cabundle.spelling`).
     """
+    # a library caller's types, before anything is read (a board's name, one OutputSpec)
+    outputs = check_build_arguments(spec, outputs, board, config, targets)
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT.format(spelling.no_lock))
     judged = judged_board(board, config)
@@ -487,6 +490,7 @@ def write_build(
     untouched; ``spelling`` as for :func:`build_bundle`. ``stamp`` (a dependency file
     lists the inputs): one left untouched in a directory the build read (a ``from_dir``)
     that is newer than it gets its mtime set to now, so make is then done."""
+    check_build_result(result, BuildResult)
     if result.lock_path is not None:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
         hint = _LOCK_HINT.format(spelling.no_lock)

@@ -13,7 +13,7 @@ from .arguments import fspath_or, require_type
 from .bundle import BundleSpec
 from .errors import ArgumentTypeError
 
-__all__ = ["check_gate_arguments"]
+__all__ = ["check_gate_arguments", "check_targets"]
 
 
 def check_gate_arguments(source: object, source_type: type, board: object, targets: object) -> None:
@@ -33,10 +33,12 @@ def check_gate_arguments(source: object, source_type: type, board: object, targe
         from .board_model import check_board
 
         check_board(board, "gate_ca")
-    _check_targets(targets)
+    check_targets(targets, "gate_ca")
 
 
-def _check_targets(targets: object) -> None:
+def check_targets(targets: object, call: str) -> None:
+    """``call``'s ``targets=``: a sequence of Target (one Target, a host's name or a
+    chain file's path there failed deep inside)."""
     if isinstance(targets, Sequence) and not targets:
         return
     # deferred: only a caller who made Targets gets here, so the module is loaded
@@ -44,19 +46,19 @@ def _check_targets(targets: object) -> None:
 
     if isinstance(targets, Target):
         raise ArgumentTypeError(
-            "gate_ca's targets= takes a sequence of Target, not one Target",
+            f"{call}'s targets= takes a sequence of Target, not one Target",
             hint="give a list: targets=[target]",
         )
     if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
         raise ArgumentTypeError(
-            f"gate_ca's targets= takes a sequence of Target, not {type(targets).__name__}",
+            f"{call}'s targets= takes a sequence of Target, not {type(targets).__name__}",
             hint="give a list: targets=[parse_target('example.com')]",
         )
     for t in targets:
         require_type(
             t,
             Target,
-            "gate_ca's targets= takes Target objects",
+            f"{call}'s targets= takes Target objects",
             f"make each with parse_target: targets=[parse_target({fspath_or(t)!r})]"
             if isinstance(t, str | os.PathLike)
             else "make each with parse_target('example.com') or Target(...)",

@@ -1,0 +1,101 @@
+"""The types of :func:`~esp_cabundle.build.build_bundle`'s and
+:func:`~esp_cabundle.build.write_build`'s arguments, checked at their entry: a board's
+name, a CaSource where the spec goes, one OutputSpec where a sequence of them goes or a
+path where the result goes failed deep inside (``'str' object has no attribute
+'read_files'``, ``'OutputSpec' object is not iterable``). Each refusal is an
+:class:`~esp_cabundle.errors.ArgumentTypeError` whose hint is the call to make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .arguments import fspath_or, require_type
+from .bundle import BundleSpec
+from .config import Config, OutputSpec
+from .errors import ArgumentTypeError
+from .gate import CONFIG_BOARD, CaSource
+from .gate_arguments import check_targets
+
+__all__ = ["check_build_arguments", "check_build_result"]
+
+
+def check_build_arguments(
+    spec: object, outputs: object, board: object, config: object, targets: object
+) -> tuple[OutputSpec, ...]:
+    """build_bundle's arguments, before anything is read: ``outputs`` as a tuple (a
+    generator is read once, here)."""
+    require_type(spec, BundleSpec, "build_bundle takes a BundleSpec", _spec_hint(spec))
+    if board is not CONFIG_BOARD and board is not None:
+        # deferred: a build with no board loads no board model (as gate_arguments)
+        from .board_model import check_board
+
+        check_board(board, "build_bundle")
+    if config is not None:
+        hint = (
+            f"load it first: config=load_config({fspath_or(config)!r})"
+            if isinstance(config, str | os.PathLike)
+            else "config=load_config('cabundle.yaml')"
+        )
+        require_type(config, Config, "build_bundle's config= takes a Config", hint)
+    check_targets(targets, "build_bundle")
+    return _outputs(outputs)
+
+
+def _spec_hint(spec: object) -> str:
+    """The call a CaSource, a preset's name or a CA file given as the spec stands for."""
+    if isinstance(spec, CaSource):
+        if spec.file_data is None:
+            config = ", config=source.config" if spec.config is not None else ""
+            return f"give the CaSource's spec: build_bundle(source.spec, outputs{config}, ...)"
+        return (
+            "build_bundle builds a spec; a finished CA file is judged by "
+            "gate_ca(source, board=board, at=now) and packed by pack_ca"
+        )
+    if isinstance(spec, str):
+        return (
+            f"a preset: build_bundle(BundleSpec(presets=({spec!r},)), outputs, ...); "
+            f"a finished CA file: gate_ca(CaSource.from_file(Path({spec!r})), at=now)"
+        )
+    if isinstance(spec, os.PathLike):
+        return f"a finished CA file: gate_ca(CaSource.from_file(Path({fspath_or(spec)!r})), at=now)"
+    if isinstance(spec, bytes | bytearray | memoryview):
+        return "a finished CA file: gate_ca(CaSource.finished('ca.pem', data), at=now)"
+    return "build_bundle(BundleSpec(presets=('letsencrypt',)), outputs, ...)"
+
+
+def _outputs(outputs: object) -> tuple[OutputSpec, ...]:
+    if isinstance(outputs, OutputSpec):
+        raise ArgumentTypeError(
+            "build_bundle's outputs takes a sequence of OutputSpec, not one OutputSpec",
+            hint="give a tuple: build_bundle(spec, (output,), ...)",
+        )
+    if isinstance(outputs, str | bytes | os.PathLike) or not isinstance(outputs, Iterable):
+        raise ArgumentTypeError(
+            f"build_bundle's outputs takes a sequence of OutputSpec, not {type(outputs).__name__}",
+            hint="give a tuple: build_bundle(spec, (OutputSpec('pem', Path('ca.pem')),), ...)",
+        )
+    items = tuple(outputs)
+    for out in items:
+        if isinstance(out, str | os.PathLike):
+            hint = f"make each with OutputSpec: (OutputSpec('pem', Path({fspath_or(out)!r})),)"
+        else:
+            hint = "make each with OutputSpec: (OutputSpec('pem', Path('ca.pem')),)"
+        require_type(out, OutputSpec, "build_bundle's outputs takes OutputSpec objects", hint)
+    return items
+
+
+def check_build_result(result: object, result_type: type) -> None:
+    """write_build's ``result``: ``result_type`` is :class:`~esp_cabundle.build.BuildResult`
+    (build imports this module)."""
+    if isinstance(result, result_type):
+        return
+    if isinstance(result, str | os.PathLike):
+        hint = (
+            "write_build writes what build_bundle made, to the outputs' own paths: "
+            "write_build(build_bundle(spec, (OutputSpec('pem', "
+            f"Path({fspath_or(result)!r})),), at=now))"
+        )
+    else:
+        hint = "write_build(build_bundle(spec, outputs, at=now))"
+    require_type(result, result_type, "write_build takes a BuildResult", hint)
