@@ -14,6 +14,7 @@ __all__ = [
     "fspath_or",
     "name_tuple",
     "require_bytes",
+    "require_image_path",
     "require_int",
     "require_path",
     "require_type",
@@ -96,6 +97,27 @@ def require_path(value: object, call: str, *, data_call: str | None = None) -> N
         hint = f"give {call} the file's path (str or Path)"
     raise ArgumentTypeError(
         f"{call} takes a path (str or Path), not {type(value).__name__}", hint=hint
+    )
+
+
+def require_image_path(value: object, call: str, *, before: str = "", after: str = "") -> None:
+    """Refuse anything but a str for a file's path inside an image (``call``: the
+    image's method, ``image.read``): it is the name the firmware opens, ``/ca.pem``, not
+    a path on this computer (a Path on Windows is ``\\ca.pem``), nor undecoded bytes.
+    ``before``, ``after``: the other arguments the hint's call shows (``", data"``)."""
+    if isinstance(value, str):
+        return
+    shown: str | bytes = "/ca.pem"
+    if isinstance(value, bytes | bytearray):
+        shown = os.fsdecode(bytes(value))
+    elif isinstance(value, os.PathLike):
+        # deferred: only a refusal needs it (pathlib is loaded by then anyway)
+        from pathlib import PurePath
+
+        shown = value.as_posix() if isinstance(value, PurePath) else os.fspath(value)
+    raise ArgumentTypeError(
+        f"{call} takes the file's path in the image as str, not {_shown(value)}",
+        hint=f"give it as str: {call}({before}{os.fsdecode(shown)!r}{after})",
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, overload
 
+from ..arguments import require_image_path
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
 from ..sizes import size_words
@@ -379,6 +380,7 @@ class FileSystemImage(ABC):
         """Indices of 4 KiB blocks that differ from the bytes the image was opened with."""
 
     def exists(self, path: str) -> bool:
+        require_image_path(path, "image.exists")
         p = self.checked_path(path, new=False)
         return any(f.path == p for f in self.files())
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..arguments import require_bytes, require_image_path
 from ..errors import ImageError
 from ..sizes import size_words
 from ..text import byte_count, printable, some
@@ -96,6 +97,7 @@ class LittleFsFiles(FileSystemImage):
     def read(self, path: str) -> bytes:
         from littlefs import LittleFSError
 
+        require_image_path(path, "image.read")
         p = self.checked_path(path, new=False)  # littlefs would resolve //, . and ..
         try:
             st = self._lfs.stat(p)
@@ -124,6 +126,8 @@ class LittleFsFiles(FileSystemImage):
         return data
 
     def write(self, path: str, data: bytes) -> None:
+        require_image_path(path, "image.write", after=", data")
+        require_bytes(data, "image.write", text=True, args=f"{path!r}, ")
         p = self._checked_path(path)
         data = bytes(data)
 
@@ -153,6 +157,7 @@ class LittleFsFiles(FileSystemImage):
         self._edit(f"writing {p} ({byte_count(len(data))})", op)
 
     def remove(self, path: str) -> None:
+        require_image_path(path, "image.remove")
         p = self.checked_path(path, new=False)
 
         def op(lfs: LittleFS) -> None:
@@ -182,6 +187,8 @@ class LittleFsFiles(FileSystemImage):
     def rename(self, src: str, dst: str) -> None:
         """lfs_rename: one metadata commit, atomic; an existing file ``dst`` is replaced.
         Only files are renamed here, into a directory that exists (littlefs: NOENT)."""
+        require_image_path(src, "image.rename", after=", dst")
+        require_image_path(dst, "image.rename", before="src, ")
         p, q = self.checked_path(src, new=False), self._checked_path(dst)
         what = f"renaming {p} to {q}"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from ..arguments import require_bytes, require_image_path
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling
 from ..text import byte_count
@@ -352,6 +353,7 @@ class SpiffsImage(FileSystemImage):
         return [FileInfo(p, r.size) for p, r in sorted(self._files.items())]
 
     def read(self, path: str) -> bytes:
+        require_image_path(path, "image.read")
         return self._vol.read_file(self._record(path))
 
     def write(self, path: str, data: bytes, *, chunk: int | None = None) -> None:
@@ -362,6 +364,8 @@ class SpiffsImage(FileSystemImage):
         A replaced file keeps its object id and meta bytes; new files get the profile's
         meta fill. ImageError, with the image unchanged, if the device could not write it.
         """
+        require_image_path(path, "image.write", after=", data")
+        require_bytes(data, "image.write", text=True, args=f"{path!r}, ")
         step = self.profile.write_chunk if chunk is None else chunk
         if step and step < self.profile.page_size:
             raise ImageError(f"write chunk {step} is below the {self.profile.page_size}-byte page")
@@ -403,12 +407,15 @@ class SpiffsImage(FileSystemImage):
         self._edit(edit, what)
 
     def remove(self, path: str) -> None:
+        require_image_path(path, "image.remove")
         rec = self._record(path)
         self._edit(lambda: self._vol.remove_file(rec.name), f"removing {normalize_path(path)!r}")
 
     def rename(self, src: str, dst: str) -> None:
         """SPIFFS_rename: only the index header is rewritten, with the new name, into one
         free page; an existing ``dst`` is refused (SPIFFS_ERR_CONFLICTING_NAME)."""
+        require_image_path(src, "image.rename", after=", dst")
+        require_image_path(dst, "image.rename", before="src, ")
         rec, name = self._record(src), _encode_name(dst, self.profile)
         what = f"renaming {normalize_path(src)!r} to {normalize_path(dst)!r}"
         if _api_path(name) in self._files:
