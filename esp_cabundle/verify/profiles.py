@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, get_args
 
+from ..arguments import require_type
 from ..errors import InputError
 from ..formats.idf_versions import refuse_unreleased_idf
 from ..text import suggest
@@ -356,6 +357,7 @@ def parse_device_profile(text: str) -> DeviceProfile:
     """A registry name (``mbedtls-noclock``) or ``RULES:CLOCK`` (``idf-bundle:synced``),
     then optionally ``@VERSION`` (``@3.6``, ``@idf-5.4``) and ``+no-hostname`` /
     ``+fatal-ca-parse``."""
+    _check_name(text)  # None or bytes failed in strip()
     t = text.strip()
     head, *options = t.split("+")
     base_text, at, version = head.partition("@")
@@ -376,6 +378,15 @@ def parse_device_profile(text: str) -> DeviceProfile:
     if not changes:
         return base
     return replace(base, name=t, **changes)  # type: ignore[arg-type]
+
+
+def _check_name(text: object) -> None:
+    """parse_device_profile's ``text``: a profile's name, a str."""
+    if isinstance(text, bytes | bytearray):
+        hint = f"give it as str: parse_device_profile({bytes(text).decode(errors='replace')!r})"
+    else:
+        hint = "parse_device_profile('mbedtls-noclock'), or a board's: board.device_profile()"
+    require_type(text, str, "parse_device_profile takes a profile's name (str)", hint)
 
 
 def _description_on(base: DeviceProfile, line: MbedtlsVersion) -> str:

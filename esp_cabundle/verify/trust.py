@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..certs import Certificate
 from ..text import plural
+from .arguments import certificate_tuple
 from .names import name_label
 
 if TYPE_CHECKING:
@@ -76,7 +77,11 @@ class TrustSet:
 
     @classmethod
     def from_certificates(cls, certs: Iterable[Certificate], *, source: str = "") -> TrustSet:
-        return cls(tuple(TrustAnchor.from_certificate(c) for c in certs), source)
+        """The roots ``certs`` (Certificates: a CA file's bytes go to
+        :func:`~esp_cabundle.trust_files.trust_set_from_bytes`), ``source`` what verdicts
+        call them."""
+        items = certificate_tuple(certs, source)  # a wrong type refused with the call to make
+        return cls(tuple(TrustAnchor.from_certificate(c) for c in items), source)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, *, source: str = "") -> TrustSet:
