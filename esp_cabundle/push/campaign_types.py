@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..arguments import require_int, require_type
+from ..ca_arguments import check_ca_for_board
 from ..dates import as_datetime
 from ..errors import ArgumentTypeError, InputError, PushError
 from ..gate import GatedCA
@@ -46,8 +47,8 @@ class PushFile:
     board: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ca, GatedCA):
-            raise TypeError("a PushFile carries a GatedCA (esp_cabundle.gate.gate_ca), not bytes")
+        # ca.pem's bytes or its path: an ArgumentTypeError naming gate_ca, as pack_ca's
+        check_ca_for_board(self.ca, None, "PushFile", optional=True)
         board = self.ca.board
         if board is None or board.filesystem is None:
             judged = f"board {board.name}, which has no CA file" if board else "no board"
@@ -62,6 +63,7 @@ class PushFile:
     def for_board(cls, ca: GatedCA, board: Board) -> PushFile:
         """The push of ``ca`` to units of ``board``; InputError when it was gated for
         another board (its rules did not judge it)."""
+        check_ca_for_board(ca, board, "PushFile.for_board")
         ca.for_board(board)
         return cls(ca)
 

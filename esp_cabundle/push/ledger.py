@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..arguments import require_path
 from ..dates import now
 from .ledger_files import DEFAULT_LEDGER, sqlite_errors
 from .ledger_mask import Masking, mask_stored
@@ -119,6 +120,7 @@ class Ledger:
     def __init__(
         self, path: str | Path, *, lease_seconds: float = 120.0, readonly: bool = False
     ) -> None:
+        require_path(path, "Ledger")  # bytes failed in Path() with a raw TypeError
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self.readonly = readonly
