@@ -11,6 +11,7 @@ import os
 from .errors import ArgumentTypeError
 
 __all__ = [
+    "check_port",
     "fspath_or",
     "name_tuple",
     "require_bytes",
@@ -119,6 +120,20 @@ def require_image_path(value: object, call: str, *, before: str = "", after: str
         f"{call} takes the file's path in the image as str, not {_shown(value)}",
         hint=f"give it as str: {call}({before}{os.fsdecode(shown)!r}{after})",
     )
+
+
+def check_port(value: object, call: str) -> None:
+    """Refuse anything but a str for ``call``'s serial port or ``socket://`` URL, as
+    esptool and pyserial take it (None failed deep inside: ``'NoneType' is not
+    iterable``)."""
+    if isinstance(value, str):
+        return
+    if isinstance(value, bytes | bytearray | os.PathLike):
+        shown = os.fsdecode(os.fspath(value) if isinstance(value, os.PathLike) else bytes(value))
+        hint = f"give the port as str: {call}({shown!r})"
+    else:
+        hint = f"name the port: {call}('/dev/ttyUSB0') (or 'socket://HOST:PORT')"
+    raise ArgumentTypeError(f"{call} takes a port (str), not {_shown(value)}", hint=hint)
 
 
 def require_type(value: object, kind: type | tuple[type, ...], what: str, hint: str) -> None:

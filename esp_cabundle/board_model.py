@@ -341,6 +341,23 @@ def _names(parts: Sequence[Partition]) -> str:
     return ", ".join(f"'{p.name}'" for p in parts)
 
 
+def check_board_name(value: object) -> None:
+    """load_board's argument: a board's name or a profile file's path; bytes or None
+    there were looked up as the board ``"b'mdash'"`` or ``'None'``."""
+    if isinstance(value, bytes | bytearray):
+        hint = f"give the name as str: load_board({bytes(value).decode(errors='replace')!r})"
+    elif isinstance(value, Board):
+        hint = f"board {value.name} is loaded already: give it as it is (board=board)"
+    else:
+        hint = "name one: load_board('mdash-arduino'); list_boards() gives them all"
+    require_type(
+        value,
+        (str, os.PathLike),
+        "load_board takes a board's name or a profile file's path (str or Path)",
+        hint,
+    )
+
+
 def check_board(board: object, call: str) -> None:
     """``board``: None or a Board, for a library call's ``board=`` (``call`` names it): a
     name or a profile file's path is refused with the load to make first."""

@@ -30,6 +30,7 @@ from .board_model import (
     BoardOutput,
     FsTarget,
     VerifyProfile,
+    check_board_name,
 )
 from .board_versions import BoardFirmware, parse_board_firmware, release_output
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
@@ -123,6 +124,7 @@ def list_boards() -> list[Board]:
 def load_board(name_or_path: str | Path) -> Board:
     """A shipped profile by name, or a profile file by path, optionally with the version
     of the firmware it runs (``mdash-arduino@1.2.13``; without one, the board's default)."""
+    check_board_name(name_or_path)  # bytes or None: looked up as the board "b'mdash'"
     text_name = str(name_or_path)
     version = None
     if not isinstance(name_or_path, Path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._stdin import empty_input
-from .arguments import require_bytes, require_path
+from .arguments import fspath_or, require_bytes, require_path, require_type
 from .errors import CertificateError, ImageError
 from .fileio import read_input
 from .findings import (
@@ -207,6 +207,19 @@ def _safe_subject(der: bytes) -> str:
         return der[:16].hex()
 
 
+def _check_source_and_board(source: object, board: object, call: str) -> None:
+    """``source`` (what the report calls the data) a str, ``board`` a Board or None: a
+    number there was taken as the source, a name as the board."""
+    shown = fspath_or(source)
+    hint = f"source={shown!r}" if isinstance(shown, str) else "source='dump.bin'"
+    require_type(source, str, f"{call}'s source= takes a str (what the report calls it)", hint)
+    if board is not None:
+        # deferred: only a caller who loaded a board gets here, so the module is loaded
+        from .board_model import check_board
+
+        check_board(board, call)
+
+
 # Tried in order before the plain-certificate fallback; most specific first: whole-flash
 # dumps first, since they contain file-system images the image reader would claim.
 # Each takes (data, source, spelling): the readers whose hints name no option ignore it.
@@ -231,6 +244,7 @@ def inspect_bytes(
     ``board``: a whole-flash dump's board, whose profile reads its file systems (as
     ``inspect_port`` reads a unit's)."""
     require_bytes(data, "inspect_bytes", path_call="inspect_path")
+    _check_source_and_board(source, board, "inspect_bytes")
     data = bytes(data)  # a memoryview has no bytes methods (count, find)
     # inspect_path's cap, for bytes given directly: every reader below is linear, but the
     # key scan of 300 MiB took 26 s and ~1 GB
@@ -325,6 +339,7 @@ def inspect_path(
     is not there (the CLI's: the command that makes one); ``board`` as for
     :func:`inspect_bytes`."""
     require_path(path, "inspect_path", data_call="inspect_bytes")
+    _check_source_and_board("", board, "inspect_path")  # before the file is read
     data = read_input(
         path,
         what="image or CA file",

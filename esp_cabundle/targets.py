@@ -268,6 +268,7 @@ def parse_target(text: str, *, config: bool = True) -> Target:
     that is no host name is refused here, so nothing is dialled for a typo; the hint for
     a missing file names ``chains pull`` only when there is a ``config`` to pull from; a
     directory is refused (``chains`` was dialled as a host name)."""
+    text = _target_text(text)  # None or bytes failed deep inside (lstat, re)
     if _names_chain_file(text) or os.path.isdir(text):
         p = expand_user(text)
         if p.is_dir():  # 'chains' was dialled as a host name, 'chains/' read as a file
@@ -296,6 +297,24 @@ def parse_target(text: str, *, config: bool = True) -> Target:
             "(e.g. chains/server.pem)",
         ) from e
     return Target(name=target_label(host, port), host=host, port=port)
+
+
+def _target_text(value: object) -> str:
+    """parse_target's argument as str: a chain file's Path is its path."""
+    shown = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if isinstance(shown, str):
+        return shown
+    if isinstance(shown, bytes | bytearray):
+        hint = f"give it as str: parse_target({bytes(shown).decode(errors='replace')!r})"
+    elif isinstance(value, Target):
+        hint = "it is a Target already: give it as it is (targets=[target])"
+    else:
+        hint = "parse_target('example.com:8883'), or a chain file: parse_target('chains/x.pem')"
+    raise ArgumentTypeError(
+        f"parse_target takes a host[:port] or a chain file's path (str or Path), "
+        f"not {type(value).__name__}",
+        hint=hint,
+    )
 
 
 def _file_in(folder: Path) -> str:

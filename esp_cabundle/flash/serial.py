@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+from ..arguments import check_port
 from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, Message, Progress, ProgressCallback
 from .esptool_log import esptool_output
@@ -161,6 +162,7 @@ def open_unit(
     ``stop`` is called between esptool's connect attempts and steps; what it raises
     (a stop requested: nothing has been written) ends the connecting at once.
     """
+    check_port(port, "open_unit")  # None failed deep inside esptool: 'not iterable'
     return SerialUnit._connect(
         port,
         baud=baud or DEFAULT_BAUD,
