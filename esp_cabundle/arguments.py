@@ -11,6 +11,7 @@ import os
 from .errors import ArgumentTypeError
 
 __all__ = [
+    "ca_source_call",
     "check_port",
     "fspath_or",
     "name_tuple",
@@ -46,6 +47,16 @@ def name_tuple(field_name: str, value: object) -> tuple[str, ...]:
 
 def fspath_or(value: object) -> object:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def ca_source_call(value: object) -> str | None:
+    """The CaSource call that takes ``value`` where a CA was wanted (a CA file's bytes or
+    its path), for the hints of every call refusing one; None for anything else."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "CaSource.finished('ca.pem', data)"
+    if isinstance(value, str | os.PathLike):
+        return f"CaSource.from_file(Path({fspath_or(value)!r}))"
+    return None
 
 
 def require_bytes(

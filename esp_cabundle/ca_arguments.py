@@ -7,9 +7,7 @@ has no attribute 'for_board'``). Each refusal is an
 
 from __future__ import annotations
 
-import os
-
-from .arguments import fspath_or, require_type
+from .arguments import ca_source_call, require_type
 from .errors import ArgumentTypeError
 
 __all__ = ["check_ca_for_board"]
@@ -31,12 +29,7 @@ def check_ca_for_board(ca: object, board: object, call: str, *, optional: bool =
         require_type(board, Board, f"{call}'s board takes a Board", "board=load_board(name)")
     if isinstance(ca, GatedCA):
         return
-    if isinstance(ca, bytes | bytearray | memoryview):
-        source = "CaSource.finished('ca.pem', data)"
-    elif isinstance(ca, str | os.PathLike):
-        source = f"CaSource.from_file(Path({fspath_or(ca)!r}))"
-    else:
-        source = "CaSource.build(spec)"
+    source = ca_source_call(ca) or "CaSource.build(spec)"
     raise ArgumentTypeError(
         f"{call} takes a GatedCA (made by gate_ca only), not {type(ca).__name__}",
         hint=f"gate it first: ca = gate_ca({source}, board=board, at=now)",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .anchors import intermediate_notes, intermediates, not_ca_notes
-from .arguments import fspath_or, require_bytes
+from .arguments import ca_source_call, require_bytes
 from .board_links import BoardLinks, board_links, link_items
 from .bundle import (
     Bundle,
@@ -120,16 +120,13 @@ def _mac(pem: bytes, board: Board | None, labels: tuple[str, ...]) -> bytes:
 
 def _spec_hint(value: object) -> str:
     """The CaSource a preset's name, a CA file's path or its bytes given as the spec is."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "a CA file's bytes: CaSource.finished('ca.pem', data)"
-    if isinstance(value, os.PathLike):
-        return f"a CA file: CaSource.from_file(Path({fspath_or(value)!r}))"
+    wrap = ca_source_call(value)
+    if wrap is None:
+        return "CaSource.build(BundleSpec(presets=('letsencrypt',)))"
     if isinstance(value, str):
-        return (
-            f"a preset: CaSource.build(BundleSpec(presets=({value!r},))); "
-            f"a CA file: CaSource.from_file(Path({value!r}))"
-        )
-    return "CaSource.build(BundleSpec(presets=('letsencrypt',)))"
+        return f"a preset: CaSource.build(BundleSpec(presets=({value!r},))); a CA file: {wrap}"
+    what = "a CA file" if isinstance(value, os.PathLike) else "a CA file's bytes"
+    return f"{what}: {wrap}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .arguments import fspath_or, require_type
+from .arguments import ca_source_call, fspath_or, require_type
 from .bundle import BundleSpec
 from .errors import ArgumentTypeError
 
@@ -19,12 +19,9 @@ __all__ = ["check_gate_arguments", "check_targets"]
 def check_gate_arguments(source: object, source_type: type, board: object, targets: object) -> None:
     """``source_type``: :class:`~esp_cabundle.gate.CaSource` (gate imports this module)."""
     if not isinstance(source, source_type):
-        if isinstance(source, BundleSpec):
-            hint = "wrap it: gate_ca(CaSource.build(spec), ...)"
-        elif isinstance(source, bytes | bytearray | memoryview):
-            hint = "wrap it: gate_ca(CaSource.finished('ca.pem', data), ...)"
-        elif isinstance(source, str | os.PathLike):
-            hint = f"wrap it: gate_ca(CaSource.from_file(Path({fspath_or(source)!r})), ...)"
+        wrap = "CaSource.build(spec)" if isinstance(source, BundleSpec) else ca_source_call(source)
+        if wrap is not None:
+            hint = f"wrap it: gate_ca({wrap}, ...)"
         else:
             hint = "give CaSource.build(BundleSpec(...)) or CaSource.from_file(path)"
         require_type(source, source_type, "gate_ca takes a CaSource", hint)
