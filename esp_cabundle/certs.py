@@ -132,13 +132,15 @@ def _refuse_own_manifest(text: str, source: str) -> None:
     pinned = lock_root_count(text)
     if pinned is not None:
         raise CertificateError(
-            f"esp-cabundle's lock file (cabundle.lock): it pins {pinned} "
+            f"esp-cabundle's lock file: it pins {pinned} "
             f"root{'s' if pinned != 1 else ''} by SHA-256 fingerprint but holds no "
             "certificates",
             path=source,
-            hint="give the CA file build writes from it (esp-cabundle build -c "
-            "cabundle.yaml --locked -f pem -o ca.pem); 'esp-cabundle roots FINGERPRINT' "
-            "looks a pinned root up",
+            # no -c: build finds the project's cabundle.yaml itself, and a lock written
+            # by a build of --preset/--root options has none
+            hint="give the CA file build writes from it (esp-cabundle build --locked -f "
+            "pem -o ca.pem, in its project or with the options that wrote it); "
+            "'esp-cabundle roots FINGERPRINT' looks a pinned root up",
         )
     count = manifest_root_count(text)
     if count is None:

@@ -254,10 +254,11 @@ def test_own_lock_file_is_named_not_only_certificate_less(runner: CliRunner, in_
         r = runner.invoke(cli, args)
         assert r.exit_code == 2, r.output
         assert (
-            "cabundle.lock: esp-cabundle's lock file (cabundle.lock): it pins 1 root by "
+            "cabundle.lock: esp-cabundle's lock file: it pins 1 root by "
             "SHA-256 fingerprint but holds no certificates" in r.stderr
         )
         assert "--locked -f pem -o ca.pem" in r.stderr and "esp-cabundle roots" in r.stderr
+        assert "-c cabundle.yaml" not in r.stderr  # this lock's build had no config
 
 
 def test_json_with_a_lock_version_but_no_pinned_roots_is_still_certificate_less(
