@@ -7,8 +7,12 @@ the argument and the form it takes."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from .errors import ArgumentTypeError
+
+T = TypeVar("T")
 
 __all__ = [
     "ca_source_call",
@@ -18,6 +22,7 @@ __all__ = [
     "require_bytes",
     "require_image_path",
     "require_int",
+    "require_items",
     "require_path",
     "require_type",
 ]
@@ -152,6 +157,36 @@ def require_type(value: object, kind: type | tuple[type, ...], what: str, hint: 
     (``"gate_ca's board= takes a Board"``), ``hint`` the call to make instead."""
     if not isinstance(value, kind):
         raise ArgumentTypeError(f"{what}, not {_shown(value)}", hint=hint)
+
+
+def require_items(
+    value: object,
+    kind: type[T],
+    what: str,
+    *,
+    hint: str,
+    item_hint: Callable[[object], str],
+    one_hint: str | None = None,
+    sequence: bool = False,
+) -> tuple[T, ...]:
+    """``value`` as a tuple of ``kind``, for an argument taking several (``what`` names it:
+    ``"build_bundle's outputs"``); an iterator is read once, here. One ``kind`` alone
+    (when ``one_hint`` is given), text, bytes, a path, or nothing iterable (``sequence``:
+    nothing a Sequence) is refused with ``hint``; a wrong item with ``item_hint(item)``."""
+    name = kind.__name__
+    if one_hint is not None and isinstance(value, kind):
+        raise ArgumentTypeError(f"{what} takes a sequence of {name}, not one {name}", hint=one_hint)
+    container = Sequence if sequence else Iterable
+    if isinstance(value, str | bytes | bytearray | memoryview | os.PathLike) or not isinstance(
+        value, container
+    ):
+        raise ArgumentTypeError(
+            f"{what} takes a sequence of {name}, not {type(value).__name__}", hint=hint
+        )
+    items = tuple(value)
+    for item in items:
+        require_type(item, kind, f"{what} takes {name} objects", item_hint(item))
+    return items
 
 
 def require_int(value: object, what: str, hint: str) -> None:

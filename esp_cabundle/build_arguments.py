@@ -8,12 +8,10 @@ path where the result goes failed deep inside (``'str' object has no attribute
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
-from .arguments import fspath_or, require_type
+from .arguments import ca_source_call, fspath_or, require_items, require_type
 from .bundle import BundleSpec
 from .config import Config, OutputSpec
-from .errors import ArgumentTypeError
 from .gate import CONFIG_BOARD, CaSource
 from .gate_arguments import check_targets
 
@@ -52,37 +50,30 @@ def _spec_hint(spec: object) -> str:
             "build_bundle builds a spec; a finished CA file is judged by "
             "gate_ca(source, board=board, at=now) and packed by pack_ca"
         )
+    wrap = ca_source_call(spec)
     if isinstance(spec, str):
         return (
             f"a preset: build_bundle(BundleSpec(presets=({spec!r},)), outputs, ...); "
-            f"a finished CA file: gate_ca(CaSource.from_file(Path({spec!r})), at=now)"
+            f"a finished CA file: gate_ca({wrap}, at=now)"
         )
-    if isinstance(spec, os.PathLike):
-        return f"a finished CA file: gate_ca(CaSource.from_file(Path({fspath_or(spec)!r})), at=now)"
-    if isinstance(spec, bytes | bytearray | memoryview):
-        return "a finished CA file: gate_ca(CaSource.finished('ca.pem', data), at=now)"
+    if wrap is not None:
+        return f"a finished CA file: gate_ca({wrap}, at=now)"
     return "build_bundle(BundleSpec(presets=('letsencrypt',)), outputs, ...)"
 
 
 def _outputs(outputs: object) -> tuple[OutputSpec, ...]:
-    if isinstance(outputs, OutputSpec):
-        raise ArgumentTypeError(
-            "build_bundle's outputs takes a sequence of OutputSpec, not one OutputSpec",
-            hint="give a tuple: build_bundle(spec, (output,), ...)",
-        )
-    if isinstance(outputs, str | bytes | os.PathLike) or not isinstance(outputs, Iterable):
-        raise ArgumentTypeError(
-            f"build_bundle's outputs takes a sequence of OutputSpec, not {type(outputs).__name__}",
-            hint="give a tuple: build_bundle(spec, (OutputSpec('pem', Path('ca.pem')),), ...)",
-        )
-    items = tuple(outputs)
-    for out in items:
-        if isinstance(out, str | os.PathLike):
-            hint = f"make each with OutputSpec: (OutputSpec('pem', Path({fspath_or(out)!r})),)"
-        else:
-            hint = "make each with OutputSpec: (OutputSpec('pem', Path('ca.pem')),)"
-        require_type(out, OutputSpec, "build_bundle's outputs takes OutputSpec objects", hint)
-    return items
+    return require_items(
+        outputs,
+        OutputSpec,
+        "build_bundle's outputs",
+        one_hint="give a tuple: build_bundle(spec, (output,), ...)",
+        hint="give a tuple: build_bundle(spec, (OutputSpec('pem', Path('ca.pem')),), ...)",
+        item_hint=lambda out: (
+            f"make each with OutputSpec: (OutputSpec('pem', Path({fspath_or(out)!r})),)"
+            if isinstance(out, str | os.PathLike)
+            else "make each with OutputSpec: (OutputSpec('pem', Path('ca.pem')),)"
+        ),
+    )
 
 
 def check_build_result(result: object, result_type: type) -> None:

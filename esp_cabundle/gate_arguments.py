@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .arguments import ca_source_call, fspath_or, require_type
+from .arguments import ca_source_call, fspath_or, require_items, require_type
 from .bundle import BundleSpec
-from .errors import ArgumentTypeError
 
 __all__ = ["check_gate_arguments", "check_targets"]
 
@@ -41,22 +40,16 @@ def check_targets(targets: object, call: str) -> None:
     # deferred: only a caller who made Targets gets here, so the module is loaded
     from .targets import Target
 
-    if isinstance(targets, Target):
-        raise ArgumentTypeError(
-            f"{call}'s targets= takes a sequence of Target, not one Target",
-            hint="give a list: targets=[target]",
-        )
-    if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
-        raise ArgumentTypeError(
-            f"{call}'s targets= takes a sequence of Target, not {type(targets).__name__}",
-            hint="give a list: targets=[parse_target('example.com')]",
-        )
-    for t in targets:
-        require_type(
-            t,
-            Target,
-            f"{call}'s targets= takes Target objects",
+    require_items(
+        targets,
+        Target,
+        f"{call}'s targets=",
+        sequence=True,
+        one_hint="give a list: targets=[target]",
+        hint="give a list: targets=[parse_target('example.com')]",
+        item_hint=lambda t: (
             f"make each with parse_target: targets=[parse_target({fspath_or(t)!r})]"
             if isinstance(t, str | os.PathLike)
-            else "make each with parse_target('example.com') or Target(...)",
-        )
+            else "make each with parse_target('example.com') or Target(...)"
+        ),
+    )

@@ -7,11 +7,9 @@ whose hint is the call to make."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
-from ..arguments import fspath_or, require_type
+from ..arguments import fspath_or, require_items, require_type
 from ..certs import Certificate
-from ..errors import ArgumentTypeError
 
 __all__ = ["certificate_tuple"]
 
@@ -20,11 +18,6 @@ def certificate_tuple(certs: object, source: object) -> tuple[Certificate, ...]:
     """TrustSet.from_certificates' ``certs`` as a tuple (an iterator is read once, here),
     each a Certificate, and its ``source``, a str."""
     call = "TrustSet.from_certificates"
-    if isinstance(certs, Certificate):
-        raise ArgumentTypeError(
-            f"{call} takes a sequence of Certificate, not one Certificate",
-            hint=f"give a list: {call}([certificate], source=...)",
-        )
     if isinstance(certs, bytes | bytearray | memoryview):
         hint = "a CA file's bytes: trust_set_from_bytes(data, source='ca.pem')"
     elif isinstance(certs, str | os.PathLike):
@@ -33,13 +26,14 @@ def certificate_tuple(certs: object, source: object) -> tuple[Certificate, ...]:
         hint = f"give its certificates: {call}(ca.certificates, source=...)"
     else:
         hint = f"{call}(load_certificates(data), source=...)"
-    if isinstance(certs, str | bytes | bytearray | memoryview) or not isinstance(certs, Iterable):
-        raise ArgumentTypeError(
-            f"{call} takes a sequence of Certificate, not {type(certs).__name__}", hint=hint
-        )
-    items = tuple(certs)
-    for c in items:
-        require_type(c, Certificate, f"{call} takes Certificate objects", hint)
+    items = require_items(
+        certs,
+        Certificate,
+        call,
+        one_hint=f"give a list: {call}([certificate], source=...)",
+        hint=hint,
+        item_hint=lambda _: hint,
+    )
     shown = fspath_or(source)
     named = f"source={shown!r}" if isinstance(shown, str) else "source='ca.pem'"
     require_type(source, str, f"{call}'s source= takes a str (what verdicts call the set)", named)

@@ -20,10 +20,9 @@ import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from ..arguments import require_type
+from ..arguments import require_items, require_type
 from ..certs import Certificate
 from ..dates import as_datetime
-from ..errors import ArgumentTypeError
 from ..spelling import PYTHON, Spelling
 from .asn1 import ParseRefusal
 from .explain import explain, explain_early
@@ -78,20 +77,18 @@ def _check_arguments(trust: object, chain: object, profile: object) -> None:
         "verify_chain's trust takes a TrustSet",
         "load it: load_trust_set(path) or trust_set_from_bytes(data)",
     )
-    if not isinstance(chain, Sequence) or isinstance(chain, str | bytes):
-        raise ArgumentTypeError(
-            f"verify_chain's chain takes a sequence of Certificate, not {type(chain).__name__}",
-            hint="give its certificates: verify_chain(trust, chain.certificates, ...)"
-            if hasattr(chain, "certificates")
-            else "give the server's certificates, leaf first: load_chain_file(path).certificates",
-        )
-    for cert in chain:
-        require_type(
-            cert,
-            Certificate,
-            "verify_chain's chain takes Certificate objects",
-            "read them: load_chain_file(path).certificates or load_certificates(data)",
-        )
+    require_items(
+        chain,
+        Certificate,
+        "verify_chain's chain",
+        sequence=True,
+        hint="give its certificates: verify_chain(trust, chain.certificates, ...)"
+        if hasattr(chain, "certificates")
+        else "give the server's certificates, leaf first: load_chain_file(path).certificates",
+        item_hint=lambda _: (
+            "read them: load_chain_file(path).certificates or load_certificates(data)"
+        ),
+    )
     require_type(
         profile,
         DeviceProfile,
