@@ -73,6 +73,17 @@ def handshake(
             conn.close()
 
 
+def _load(name: str) -> ctypes.CDLL | None:
+    """python-mbedtls's own copy of the library ``name`` (its wheel's bundled one, else
+    the one its extension loaded), so the oracle is the mbedTLS the handshakes use."""
+    site = os.path.dirname(os.path.dirname(mx509.__file__))
+    found = glob.glob(os.path.join(site, "python_mbedtls.libs", f"{name}*.so*"))
+    if not found:
+        with open("/proc/self/maps") as maps:
+            found = sorted({ln.split()[-1] for ln in maps if name in ln})
+    return ctypes.CDLL(found[0]) if found else None
+
+
 _LIB: ctypes.CDLL | None = None
 _CRT_BYTES = 4096  # generously above sizeof(mbedtls_x509_crt) in 2.28 (~600 bytes)
 
@@ -81,14 +92,9 @@ def _lib() -> ctypes.CDLL | None:
     global _LIB
     if _LIB is not None or not HAVE_MBEDTLS:
         return _LIB
-    site = os.path.dirname(os.path.dirname(mx509.__file__))
-    found = glob.glob(os.path.join(site, "python_mbedtls.libs", "libmbedx509*.so*"))
-    if not found:
-        with open("/proc/self/maps") as maps:
-            found = sorted({ln.split()[-1] for ln in maps if "libmbedx509" in ln})
-    if not found:
+    lib = _load("libmbedx509")
+    if lib is None:
         return None
-    lib = ctypes.CDLL(found[0])
     lib.mbedtls_x509_crt_init.argtypes = [ctypes.c_void_p]
     lib.mbedtls_x509_crt_free.argtypes = [ctypes.c_void_p]
     lib.mbedtls_x509_crt_parse_der.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
@@ -242,14 +248,9 @@ def _crypto() -> ctypes.CDLL | None:
     global _CRYPTO
     if _CRYPTO is not None or not HAVE_MBEDTLS:
         return _CRYPTO
-    site = os.path.dirname(os.path.dirname(mx509.__file__))
-    found = glob.glob(os.path.join(site, "python_mbedtls.libs", "libmbedcrypto*.so*"))
-    if not found:
-        with open("/proc/self/maps") as maps:
-            found = sorted({ln.split()[-1] for ln in maps if "libmbedcrypto" in ln})
-    if not found:
+    lib = _load("libmbedcrypto")
+    if lib is None:
         return None
-    lib = ctypes.CDLL(found[0])
     lib.mbedtls_pk_init.argtypes = [ctypes.c_void_p]
     lib.mbedtls_pk_free.argtypes = [ctypes.c_void_p]
     lib.mbedtls_pk_parse_public_key.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
