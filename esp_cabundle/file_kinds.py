@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import stat
-from collections.abc import Iterable
 from pathlib import Path
 
 from ._stdin import named_descriptor
 from .errors import InputError
+from .spelling import shell_join, shell_word  # here too: quoting a path for a hint
 
 __all__ = [
     "base_dir_of",
@@ -45,29 +44,6 @@ def shell_path(path: str | Path) -> str:
     Quoted by :func:`shell_word`."""
     name = str(path)
     return shell_word(f"./{name}" if name.startswith("-") else name)
-
-
-def shell_word(word: str) -> str:
-    """``word`` quoted so that a shell gives back its exact bytes: ``shlex.quote``, or,
-    for a word holding bytes that were not UTF-8 (surrogate escapes) or a control
-    character, bash's ``$'...'`` form with each such byte as ``\\xNN``. In plain quotes
-    the escape that makes it printable (``'o\\xff.bin'``) named a different file."""
-    if word.isprintable():
-        return shlex.quote(word)
-    out = []
-    for ch in word:
-        if ch in "\\'":
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:  # bash's $'\xNN' is one byte: each byte of the character, as the OS has it
-            out.extend(f"\\x{b:02x}" for b in os.fsencode(ch))
-    return "$'" + "".join(out) + "'"
-
-
-def shell_join(words: Iterable[str]) -> str:
-    """``shlex.join`` with each word quoted by :func:`shell_word`."""
-    return " ".join(shell_word(w) for w in words)
 
 
 def with_article(noun: str) -> str:

@@ -7,12 +7,16 @@ An error's hint says what to change. A script calling the library changes a para
 spelling (:data:`CLI_SPELLING`), so its messages name its flags while a script is never
 told of a flag it cannot pass. One value carries every
 option, so a call passes it on whole rather than one name per hint.
+
+A shell's words are quoted here too (:func:`shell_word`, which file_kinds re-exports):
+this module imports nothing of the package, so errors.py can use it.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
@@ -23,6 +27,8 @@ __all__ = [
     "Spelling",
     "bare",
     "set_to",
+    "shell_join",
+    "shell_word",
 ]
 
 
@@ -431,3 +437,26 @@ def bare(option: str) -> str:
     """The option without its value (``--bundle {}`` -> ``--bundle``, ``until={}`` ->
     ``until=``), for a hint that names the knob but no value to give it."""
     return option.replace(" {}", "").replace("'{}'", "").replace("{}", "")
+
+
+def shell_word(word: str) -> str:
+    """``word`` quoted so that a shell gives back its exact bytes: ``shlex.quote``, or,
+    for a word holding bytes that were not UTF-8 (surrogate escapes) or a control
+    character, bash's ``$'...'`` form with each such byte as ``\\xNN``. In plain quotes
+    the escape that makes it printable (``'o\\xff.bin'``) named a different file."""
+    if word.isprintable():
+        return shlex.quote(word)
+    out = []
+    for ch in word:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # bash's $'\xNN' is one byte: each byte of the character, as the OS has it
+            out.extend(f"\\x{b:02x}" for b in os.fsencode(ch))
+    return "$'" + "".join(out) + "'"
+
+
+def shell_join(words: Iterable[str]) -> str:
+    """``shlex.join`` with each word quoted by :func:`shell_word`."""
+    return " ".join(shell_word(w) for w in words)
