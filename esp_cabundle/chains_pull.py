@@ -9,13 +9,13 @@ A target that failed keeps its saved chain as it was.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .chains import DEFAULT_TIMEOUT, ServerChain, capture_chain
 from .errors import EspCabundleError, InputError, combined_exit_code
+from .file_kinds import shell_word
 from .fileio import write_all_atomic
 from .targets import Target
 from .text import plural
@@ -98,7 +98,7 @@ class PullFailed(EspCabundleError):
         else:
             head = f"no target could be captured ({len(results)} tried); nothing was saved"
         if saved or chosen:  # retry only the targets that failed
-            again += "".join(f" --target {shlex.quote(r.target.name)}" for r in failed)
+            again += "".join(f" --target {shell_word(r.target.name)}" for r in failed)
         return cls(
             head,
             violations=tuple(_failure_line(r) for r in failed),

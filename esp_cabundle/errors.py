@@ -331,17 +331,18 @@ def directory_refused(
     in it: ``flag`` (the option's), ``name`` (an argument's), else ``spelt`` (the caller's
     words for one, ``{}`` where the file goes), else the file itself. ``file``: the name
     of the file meant, when the caller found it there (``cabundle.yaml``)."""
-    import shlex  # deferred: only a refusal quotes (errors.py is on every start-up path)
+    # deferred: only a refusal quotes (errors.py is on every start-up path)
+    from .spelling import shell_word
 
     example = os.path.join(value, file)
     if flag:
-        hint = f"name a file with {flag}, e.g. {flag} {shlex.quote(example)}"
+        hint = f"name a file with {flag}, e.g. {flag} {shell_word(example)}"
     elif name:
-        hint = f"name the {name} file itself, e.g. {shlex.quote(example)}"
+        hint = f"name the {name} file itself, e.g. {shell_word(example)}"
     elif spelt:
         hint = "name the file itself: " + spelt.format(example)
     else:
-        hint = f"name the file itself, e.g. {shlex.quote(example)}"
+        hint = f"name the file itself, e.g. {shell_word(example)}"
     return InputError(
         "names a directory, not a file; nothing was read or written", path=path, hint=hint
     )

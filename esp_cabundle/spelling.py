@@ -9,7 +9,8 @@ told of a flag it cannot pass. One value carries every
 option, so a call passes it on whole rather than one name per hint.
 
 A shell's words are quoted here too (:func:`shell_word`, which file_kinds re-exports):
-this module imports nothing of the package, so errors.py can use it.
+this module imports nothing of the package, so errors.py and a Spelling's own quote
+can use it (importing file_kinds, either would close an import circle).
 """
 
 from __future__ import annotations
@@ -132,11 +133,15 @@ class Spelling(NamedTuple):
         Python: its repr. A shell: as is when nothing in it is special; else in double
         quotes, since the hints set a command off in single quotes ('esp-cabundle restore
         --port "..."') and the command stays the text between them; shlex's single
-        quotes only for the characters a shell still expands inside double quotes."""
+        quotes only for the characters a shell still expands inside double quotes, and
+        :func:`shell_word`'s ``$'...'`` for bytes that were not UTF-8 or a control
+        character (quoted as is, the escape that shows them named another file)."""
         if not self.cli:
             return repr(value)
         if shlex.quote(value) == value:
             return value
+        if not value.isprintable():
+            return shell_word(value)
         if any(c in value for c in '"$`\\!'):
             return shlex.quote(value)
         return f'"{value}"'

@@ -3,11 +3,11 @@ was given, and an id given twice said (it is taken once)."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InputError
+from ..file_kinds import shell_word
 from ..fileio import read_input
 from ..limits import MAX_DEVICES_INPUT
 from ..push.mqtt import check_device_id
@@ -36,7 +36,7 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
         data = read_input(
             path,
             what="devices file",
-            hint=_DEVICES_FILE_HINT.format(shlex.quote(str(path))),
+            hint=_DEVICES_FILE_HINT.format(shell_word(str(path))),
             max_bytes=MAX_DEVICES_INPUT,
         )
         text = decoded_utf8(data, what="the devices file", path=str(path), strip_bom=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
 from ..errors import AuthError, EspCabundleError, InputError
+from ..file_kinds import shell_word
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..own_servers import is_own_server, own_server_evidence, unread_servers
@@ -258,7 +258,7 @@ def _tls_ca_hint(broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str:
     return (
         f"--tls-ca is the CA that signed the {what}'s certificate{also}: get "
         f"it from the {what}'s admin, or see what the {what} sends: esp-cabundle chains show "
-        f"--host {shlex.quote(host)} -o {what}-chain.pem (the chain as sent, seldom with its root: "
+        f"--host {shell_word(host)} -o {what}-chain.pem (the chain as sent, seldom with its root: "
         "--tls-ca wants the root its last certificate names as issuer)"
     )
 
@@ -378,7 +378,7 @@ def _key_source(file: Path | None) -> str:
     if file is None:
         return CLI_SPELLING.api_key
     also = " (used instead of MDASH_API_KEY)" if os.environ.get("MDASH_API_KEY") else ""
-    return f"the key in --api-key-file {shlex.quote(str(file))}{also}"
+    return f"the key in --api-key-file {shell_word(str(file))}{also}"
 
 
 def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:

@@ -24,7 +24,6 @@ import contextlib
 import ipaddress
 import os
 import secrets
-import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ import click
 
 from ..boards import Board, load_board
 from ..errors import InputError, OutputError
+from ..file_kinds import shell_word
 from ..fileio import PRIVATE, write_atomic
 from ..fs import open_image
 from ..push.urls import split_url
@@ -98,7 +98,7 @@ def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
     with _key_file(key, opts.api_key_file) as key_path:
         cloud = MdashCloud(units, key, host=where.host, port=where.port)
         try:
-            line = f"--mdash {cloud.url} --api-key-file {shlex.quote(str(key_path))}"
+            line = f"--mdash {cloud.url} --api-key-file {shell_word(str(key_path))}"
             click.echo(line)  # the first line: push's options to reach the units
             note(
                 f"virtual mDash unit{'s' if len(ids) > 1 else ''} {_said(fleet)} ("

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -26,6 +25,7 @@ from ..config import (
 )
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
+from ..file_kinds import shell_join, shell_word
 from ..fileio import PUBLIC, refuse_output_under_a_file
 from ..formats import FORMATS, IMAGE_FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
@@ -79,7 +79,7 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
     hint = (
         f"add 'board: {name}' to the config, then: {build}"
         if config
-        else f"e.g. esp-cabundle init --board {shlex.quote(name)} --yes (a cabundle.yaml "
+        else f"e.g. esp-cabundle init --board {shell_word(name)} --yes (a cabundle.yaml "
         f"with that board), then {build}"
     )
     return InputError(
@@ -490,7 +490,7 @@ def _with_output_path(
         formats = list(dict.fromkeys(o.format for o in outputs))
         # the lines that run: a path whose extension says a format takes that one only
         fits = [f for f in formats if implied in (None, f)]
-        one = " or ".join(shlex.join(["-f", f, "-o", str(path)]) for f in fits)
+        one = " or ".join(shell_join(["-f", f, "-o", str(path)]) for f in fits)
         # a format given twice would write its default file twice: that build refuses
         own = ", ".join(str(o.path) for o in outputs) if len(formats) == len(outputs) else ""
         raise InputError(
@@ -532,7 +532,7 @@ def _configured_output(
     if len(outputs) == 1:
         return replace(outputs[0], path=path)
     formats = ", ".join(dict.fromkeys(o.format for o in outputs))
-    example = f"-f pem -o {shlex.quote(str(path))}"
+    example = f"-f pem -o {shell_word(str(path))}"
     raise InputError(
         f"-o {path}: the name says no format, and the config lists {len(outputs)} outputs "
         f"({formats}); nothing written",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ..chains_pull import PullFailed, pull_chains
 from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import EspCabundleError, InputError
+from ..file_kinds import shell_word
 from ..fileio import write_atomic
 from ..findings import Finding, finding_status
 from ..text import printable
@@ -105,7 +105,7 @@ def pull(
             raise InputError(e.message, hint="give that target another 'chain:' path") from e
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     results = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
-    again = "esp-cabundle chains pull" + (f" -c {shlex.quote(str(path))}" if config_path else "")
+    again = "esp-cabundle chains pull" + (f" -c {shell_word(str(path))}" if config_path else "")
     failed = PullFailed.from_results(results, again=again, chosen=bool(names))
     if as_json:
         # The per-target report first; the error that follows adds no second document.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME
 from ..dates import add_years, nearest_date
 from ..errors import EspCabundleError, InputError
+from ..file_kinds import shell_word
 from ..init_config import (
     DEFAULT_PRESET,
     DEFAULT_SERVICE_YEARS,
@@ -183,7 +183,7 @@ def init(
     echo(f"Wrote {shown_path(result.path)}", quiet=quiet)
     # Commands that run as printed from here: the file by -c unless it is the default
     # ./cabundle.yaml (outputs and chains are relative to the file, wherever run from).
-    conf = "" if output == Path(CONFIG_NAME) else f" -c {shlex.quote(str(output))}"
+    conf = "" if output == Path(CONFIG_NAME) else f" -c {shell_word(str(output))}"
     steps = []
     if parsed_targets:
         steps.append((f"esp-cabundle chains pull{conf}", "save the targets' chains (network)"))

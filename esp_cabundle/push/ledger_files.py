@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import sqlite3
 import struct
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import InputError, OutputError
+from ..file_kinds import shell_word
 from ..text import printable
 
 NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
@@ -147,7 +147,7 @@ def not_a_ledger_hint(p: Path, *, reading: bool = False) -> str:
     if near.is_file() and near.resolve() != p.resolve():
         return (
             f"give --ledger the ledger a campaign wrote, e.g. --ledger "
-            f"{shlex.quote(printable(str(near)))} (the one a push run there wrote)"
+            f"{shell_word(str(near))} (the one a push run there wrote)"
         )
     return "give --ledger the file a 'push --ledger FILE' run wrote (status never makes one)"
 
