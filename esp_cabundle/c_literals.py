@@ -19,6 +19,7 @@ __all__ = [
     "ByteArray",
     "CScan",
     "looks_like_c_array",
+    "position_in_list",
     "scan_c",
     "strings_to_text",
     "unescape_c",
@@ -64,11 +65,14 @@ _ITEM_AT = re.compile(
 )
 _BLANK_TO_END = re.compile(r"\s*\Z")
 # The first item as _ITEM_AT reads it: "0060" (octal, zero-padded), "0x30u" (a suffix)
-# and "(uint8_t)0x30" (a cast) open a byte array too.
+# and "(uint8_t)0x30" (a cast) open a byte array too; so does a first item mistyped
+# ("0x3g", "0x300", "0x30 0x82" without its comma), for the loader to name it rather
+# than the file read as PEM and "no certificate found" said.
 _ARRAY_HINT = re.compile(
     r"\{\s*(?:"
     + _CAST
-    + r")?(?:(?:0[xX][0-9a-fA-F]+|[0-9]{1,4})[uUlL]{0,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,"
+    + r")?(?:(?:0[xX][0-9a-fA-F]+|[0-9]{1,4})[uUlL]{0,3}|'(?:[^'\\\n]|\\[^\n]{1,4})'"
+    + r"|[0-9]\w{0,7}(?:[ \t]+[0-9]\w{0,7})?)\s*,"
 )
 
 
@@ -118,15 +122,33 @@ class BrokenArray:
         """How the list opens when a certificate's bytes are meant (a DER SEQUENCE with a
         long length, ``30 82 ...``, or PEM text), else None: a struct initialiser or a
         table of numbers is no certificate, and is left alone."""
-        return _opens_as_certificate(self.head)
+        return _opens_as_certificate(self.head, min(self.items, len(self.head)))
 
 
-def _opens_as_certificate(head: bytes) -> str | None:
+def _opens_as_certificate(head: bytes, gap: int | None = None) -> str | None:
+    """``gap``: where a bad item sat among ``head``'s bytes (it is left out of them)."""
     # A certificate is over 127 bytes: its SEQUENCE length takes 1-4 more bytes (81-84).
     if len(head) >= 4 and head[0] == 0x30 and 0x81 <= head[1] <= 0x84:
         return f"DER ({head[:2].hex(' ')} ...)"
     if head.startswith(b"-----BEGIN"):
         return "PEM text (-----BEGIN)"
+    if gap is not None and gap < 2:
+        return _der_around_gap(head, gap)
+    return None
+
+
+def _der_around_gap(head: bytes, gap: int) -> str | None:
+    """A certificate's DER with its first or second byte mistyped ("{0x3g, 0x82, 0x05,
+    0x6b, 0x30, 0x82, ...}"): the one unknown byte is taken as either, and the SEQUENCE
+    inside (the TBSCertificate, ``30 8x`` right after the outer length) must follow."""
+    full: list[int | None] = [*head[:gap], None, *head[gap:]]
+    for n in range(1, 5):
+        if len(full) < 4 + n or full[0] not in (0x30, None) or full[1] not in (0x80 + n, None):
+            continue
+        inner, size = full[2 + n], full[3 + n]
+        if inner == 0x30 and size is not None and 0x81 <= size <= 0x84:
+            shown = " ".join("??" if b is None else f"{b:02x}" for b in full[: 4 + n])
+            return f"DER ({shown} ...)"
     return None
 
 
@@ -292,8 +314,9 @@ def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]], list[Bro
         last = m.start()
         try:
             data = _array_bytes(code, m.start(1), m.end(1))
-        except ValueError as e:
-            bad.append((line, str(e)))
+        except _NotAByte as e:
+            at = line + code.count("\n", m.start(), e.at)
+            bad.append((at, f"{e.what}, {position_in_list(e.items)}"))
             continue
         if isinstance(data, bytes):
             arrays.append(ByteArray(line, data))
@@ -314,11 +337,26 @@ _HEAD = 16
 _Stopped = tuple[int, int, str, bytes]
 
 
+class _NotAByte(ValueError):
+    """A constant no byte holds (``0x300``, ``08``): the bytes read before it, where it
+    is, what is wrong, and the list's first bytes with it left out (as
+    :attr:`BrokenArray.head`)."""
+
+    def __init__(self, items: int, at: int, what: str, head: bytes) -> None:
+        super().__init__(what)
+        self.items, self.at, self.what, self.head = items, at, what, head
+
+
+def position_in_list(items: int) -> str:
+    """Where a bad item sits, for messages: after the bytes read before it."""
+    return f"after {items} byte{'s' * (items != 1)}" if items else "as its first item"
+
+
 def _array_bytes(code: str, pos: int, end: int) -> bytes | _Stopped | None:
     """The bytes of the brace list ``code[pos:end]``; when it is not a list of byte
     constants, None, or (bytes read, position, what was there, head) when it reads as
-    bytes around the item that stops it (see :func:`_stopped`). ValueError when a
-    constant does not fit in a byte."""
+    bytes around the item that stops it (see :func:`_stopped`). :class:`_NotAByte` when
+    a constant does not fit in a byte."""
     out = bytearray()
     while True:
         m = _ITEM_AT.match(code, pos, end)
@@ -335,9 +373,17 @@ def _array_bytes(code: str, pos: int, end: int) -> bytes | _Stopped | None:
                 chars = unescape_c(m.group("chr")[1:-1])
                 value = ord(chars[0]) if chars else 0
         except ValueError:
-            raise ValueError(f"{m.group(0).strip()} is not a valid C constant") from None
-        if value > 0xFF:
-            raise ValueError(f"{m.group(0).strip(' ,')} does not fit in a byte")
+            what = "is not a valid C constant"
+        else:
+            what = "does not fit in a byte" if value > 0xFF else ""
+        if what:
+            item = m.group(0).strip().rstrip(",").strip()
+            after = m.end("int" if text is not None else "chr")
+            head = bytes(out[:_HEAD])
+            if len(head) < _HEAD:
+                head += _bytes_after(code, after, end, _HEAD - len(head))
+            at = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            raise _NotAByte(len(out), at, f"{item} {what}", head)
         out.append(value)
         pos = m.end()
         if not m.group("sep") or _BLANK_TO_END.match(code, pos, end):
@@ -360,7 +406,7 @@ def _stopped(code: str, pos: int, end: int, out: bytearray, expected: str) -> _S
     if len(head) < _HEAD:
         head += _bytes_after(code, token.end(1), end, _HEAD - len(head))
     if len(out) < _BROKEN_AFTER and (
-        not token.group(1)[0].isdigit() or _opens_as_certificate(head) is None
+        not token.group(1)[0].isdigit() or _opens_as_certificate(head, len(out)) is None
     ):
         return None  # "{FLAG_A, 0x30, ...}": a name, not a mistyped number, stops it
     return len(out), token.start(1), f"'{token.group(1)}' {expected}", head
@@ -401,7 +447,8 @@ def _int_constant(text: str) -> int:
 
 
 def looks_like_c_array(text: str) -> bool:
-    """A ``{0x.., ``, ``{48, `` or ``{'.', `` opening: a C byte array is likely."""
+    """A ``{0x.., ``, ``{48, `` or ``{'.', `` opening (its first item possibly
+    mistyped, ``{0x3g, ``): a C byte array is likely."""
     return _ARRAY_HINT.search(text) is not None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from .c_literals import BrokenArray, scan_c, strings_to_text
+from .c_literals import BrokenArray, position_in_list, scan_c, strings_to_text
 from .errors import CertificateError
 from .keyscan import refuse_private_keys
 
@@ -73,7 +73,11 @@ def _load_c_arrays(
     if scan.bad_arrays:
         line, why = scan.bad_arrays[0]
         raise CertificateError(
-            f"byte array holds a value out of range ({why})", path=source, line=line
+            f"byte array holds a value out of range: {why}; the whole file is refused, so "
+            "that a typo does not drop a root from the bundle unseen",
+            path=source,
+            line=line,
+            hint=_BYTE_HINT,
         )
     for array in scan.arrays:
         # The bytes each array compiles to ({0x30, 0x80, ...} spells a BER key in hex):
@@ -132,4 +136,4 @@ def _refuse_broken_certificate(broken: tuple[BrokenArray, ...], source: str) -> 
 
 
 def _where(b: BrokenArray) -> str:
-    return f"after {b.items} bytes" if b.items else "as its first item"
+    return position_in_list(b.items)
