@@ -315,8 +315,10 @@ def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]], list[Bro
         try:
             data = _array_bytes(code, m.start(1), m.end(1))
         except _NotAByte as e:
-            at = line + code.count("\n", m.start(), e.at)
-            bad.append((at, f"{e.what}, {position_in_list(e.items)}"))
+            why = _meant_as_bytes(code, m.start(), e)
+            if why is not None:  # else a table of wider numbers: no bytes, left alone
+                at = line + code.count("\n", m.start(), e.at)
+                bad.append((at, f"{e.what}, {position_in_list(e.items)}; {why}"))
             continue
         if isinstance(data, bytes):
             arrays.append(ByteArray(line, data))
@@ -350,6 +352,40 @@ class _NotAByte(ValueError):
 def position_in_list(items: int) -> str:
     """Where a bad item sits, for messages: after the bytes read before it."""
     return f"after {items} byte{'s' * (items != 1)}" if items else "as its first item"
+
+
+# Types a byte array is declared with (C, stdint, Linux, lwIP, Arduino, Windows).
+_BYTE_TYPE = re.compile(
+    r"\b(?:(?:un)?signed\s+)?char\b"
+    r"|\b(?:u_?int8_t|int8_t|u8_t|u8|s8|u_?char|uchar|byte|BYTE|UCHAR|UINT8)\b"
+)
+# How far before a brace list its declaration is looked for ("static const unsigned
+# char name[] = "); bounded, so a file of many lists is still read in linear time.
+_DECLARATION = 160
+
+
+def _meant_as_bytes(code: str, brace: int, e: _NotAByte) -> str | None:
+    """Why a brace list holding a constant no byte holds is a byte array with a typo in
+    it, refusing the file, or None when it is a table of wider numbers (``uint16_t
+    ports[] = {8883, 443}``, ``int table[] = {1000, 2000}``) that firmware keeps beside
+    its certificates, ignored as any brace list that is no bytes. A byte array is meant
+    when the list is declared with a byte type (``unsigned char``, ``uint8_t``, ...) or
+    opens as a certificate (``30 82 ...``, ``-----BEGIN``), the bad item read as a hole;
+    a typo in a root's array must never drop that root unseen."""
+    decl = code[max(0, brace - _DECLARATION) : brace]
+    decl = decl[decl.rfind(";") + 1 :]  # this statement
+    # from the last block opening before its '=' ("void f(char c) { int t[] = {"): a
+    # function's parameters or a struct's members are not this list's type
+    eq = decl.rfind("=")
+    before = decl[: eq if eq >= 0 else len(decl)]
+    decl = decl[max(before.rfind("{"), before.rfind("}")) + 1 :]
+    typed = _BYTE_TYPE.search(decl)
+    if typed is not None:
+        return f"the list is declared '{' '.join(typed.group(0).split())}'"
+    opens = _opens_as_certificate(e.head, min(e.items, len(e.head)))
+    if opens is not None:
+        return f"the list opens as a certificate's {opens}"
+    return None
 
 
 def _array_bytes(code: str, pos: int, end: int) -> bytes | _Stopped | None:
