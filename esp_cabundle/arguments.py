@@ -138,17 +138,19 @@ def require_image_path(value: object, call: str, *, before: str = "", after: str
     )
 
 
-def check_port(value: object, call: str) -> None:
+def check_port(value: object, call: str, *, after: str = "") -> None:
     """Refuse anything but a str for ``call``'s serial port or ``socket://`` URL, as
     esptool and pyserial take it (None failed deep inside: ``'NoneType' is not
-    iterable``)."""
+    iterable``). ``after``: the other arguments the hint's call shows (``", board, ca"``):
+    a call that opens the unit itself checks first, so its refusal names it, not
+    open_unit."""
     if isinstance(value, str):
         return
     if isinstance(value, bytes | bytearray | os.PathLike):
         shown = os.fsdecode(os.fspath(value) if isinstance(value, os.PathLike) else bytes(value))
-        hint = f"give the port as str: {call}({shown!r})"
+        hint = f"give the port as str: {call}({shown!r}{after})"
     else:
-        hint = f"name the port: {call}('/dev/ttyUSB0') (or 'socket://HOST:PORT')"
+        hint = f"name the port: {call}('/dev/ttyUSB0'{after}) (or 'socket://HOST:PORT')"
     raise ArgumentTypeError(f"{call} takes a port (str), not {_shown(value)}", hint=hint)
 
 

@@ -15,6 +15,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.errors import ArgumentTypeError
 from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.offline import update_dump
+from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.images import pack_ca
 from tests.support import dumps
 from tests.support.gated import X1_PEM, gated
@@ -82,3 +83,54 @@ def test_flash_unit_refuses_raw_bytes_before_dialling(monkeypatch: pytest.Monkey
 def test_a_gated_ca_still_packs() -> None:
     image = pack_ca(gated(X1_PEM, BOARD), board=BOARD)
     assert image.files[0][0] == "/ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("port", "shown", "hint"),
+    [
+        (1, "int 1", "name the port: {call}('/dev/ttyUSB0'{after}) (or 'socket://HOST:PORT')"),
+        (
+            None,
+            "NoneType",
+            "name the port: {call}('/dev/ttyUSB0'{after}) (or 'socket://HOST:PORT')",
+        ),
+        (
+            b"/dev/ttyUSB0",
+            "bytes b'/dev/ttyUSB0'",
+            "give the port as str: {call}('/dev/ttyUSB0'{after})",
+        ),
+        (Path("/dev/ttyUSB0"), "PosixPath", "give the port as str: {call}('/dev/ttyUSB0'{after})"),
+    ],
+)
+@pytest.mark.parametrize("call", ["flash_unit", "restore_unit"])
+def test_a_port_of_the_wrong_type_is_refused_by_the_call_given_it(
+    call: str, port: object, shown: str, hint: str, tmp_path: Path
+) -> None:
+    """open_unit refused it, but after flash_unit's and restore_unit's own steps began
+    (progress heard "connecting") and in open_unit's name, with an open_unit call to
+    make; now the call given it refuses it first."""
+    heard: list[object] = []
+    journal = tmp_path / "journal"
+    with pytest.raises(ArgumentTypeError) as e:
+        if call == "flash_unit":
+            flash_unit(port, BOARD, gated(X1_PEM, BOARD), journal_dir=journal,  # type: ignore[arg-type]
+                       progress=lambda *a: heard.append(a))  # fmt: skip
+        else:
+            restore_unit(port, board=BOARD, journal_dir=journal,  # type: ignore[arg-type]
+                         progress=lambda *a: heard.append(a))  # fmt: skip
+    assert e.value.message == f"{call} takes a port (str), not {shown}"
+    after = ", board, ca" if call == "flash_unit" else ""
+    assert e.value.hint == hint.format(call=call, after=after)
+    assert e.value.exit_code == 2
+    assert heard == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_unit_refuses_a_board_name_before_connecting(tmp_path: Path) -> None:
+    """It failed deep inside: ``'str' object has no attribute 'source'``."""
+    with pytest.raises(
+        ArgumentTypeError, match="restore_unit's board= takes a Board, not str 'mdash-arduino'"
+    ) as e:
+        restore_unit("socket://127.0.0.1:9", board="mdash-arduino", journal_dir=tmp_path)  # type: ignore[arg-type]
+    assert e.value.hint == "load it first: board=load_board('mdash-arduino')"
+    assert list(tmp_path.iterdir()) == []

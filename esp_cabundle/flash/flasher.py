@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..arguments import check_port
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..boards import board_file
 from ..ca_arguments import check_ca_for_board
@@ -549,6 +550,7 @@ def flash_unit(
     ``~/.local/state/esp-cabundle/journal``), which :func:`restore_unit` reads.
     """
 
+    check_port(port, "flash_unit", after=", board, ca")  # open_unit's would name open_unit
     check_ca_for_board(ca, board, "flash_unit")
     board.file_system(spelling)
     ca.for_board(board)  # a CA gated for another board fails before connecting

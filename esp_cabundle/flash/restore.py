@@ -20,7 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ..arguments import check_port
 from ..blocks import FlashCache
+from ..board_model import check_board
 from ..boards import board_file, load_board
 from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError, OutputError
@@ -525,6 +527,8 @@ def restore_unit(
     ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling``: as for
     :func:`restore_flash`."""
 
+    check_port(port, "restore_unit")  # open_unit's would name open_unit, after "connecting"
+    check_board(board, "restore_unit")  # a board's name failed deep: no attribute 'source'
     # every rerun line said names this journal (and a board file)
     spelling = spelling.located(journal_dir, board_file(board) if board is not None else "")
     with spoken(spelling):  # a stop's next step, in the caller's words
