@@ -40,6 +40,7 @@ from ..dates import as_utc
 from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
 from ..text import byte_count
+from .campaign_arguments import check_campaign_arguments
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
@@ -452,6 +453,9 @@ def run_campaign(
     pass skipped, its listing finding the link lost (no unit called, so no progress
     event says it); the next ``on_listing`` finds it back.
     """
+    # a library caller's types, before the ledger is bound (its CA and board written)
+    callbacks = {"progress": progress, "on_listing": on_listing, "on_skipped": on_skipped}
+    transports = check_campaign_arguments(transports, push, ledger, options, callbacks, stop)
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     meta = ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
     for line in ledger.masking.said(ledger.path):  # the file changed: the report says so
