@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._stdin import names_stdout
-from .build_arguments import check_build_arguments, check_build_result
+from .build_arguments import check_build_arguments, check_build_result, lock_arg
 from .bundle import Bundle, BundleSpec, Violation
 from .catalog import Catalog
 from .clobber import refuse_clobbering
@@ -135,7 +135,8 @@ def build_bundle(
     to (see :mod:`~esp_cabundle.spelling`).
     """
     # a library caller's types, before anything is read (a board's name, one OutputSpec)
-    outputs = check_build_arguments(spec, outputs, board, config, targets)
+    outputs = check_build_arguments(spec, outputs, board, config, targets, catalog)
+    lock_path, kept_lock = lock_arg(lock_path, "lock_path"), lock_arg(kept_lock, "kept_lock")
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT.format(spelling.no_lock))
     judged = judged_board(board, config)

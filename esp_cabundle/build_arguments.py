@@ -8,22 +8,30 @@ path where the result goes failed deep inside (``'str' object has no attribute
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .arguments import ca_source_call, fspath_or, require_items, require_type
 from .bundle import BundleSpec
 from .config import Config, OutputSpec
+from .errors import ArgumentTypeError
 from .gate import CONFIG_BOARD, CaSource
-from .gate_arguments import check_targets
+from .gate_arguments import check_catalog, check_targets
 
-__all__ = ["check_build_arguments", "check_build_result"]
+__all__ = ["check_build_arguments", "check_build_result", "lock_arg"]
 
 
 def check_build_arguments(
-    spec: object, outputs: object, board: object, config: object, targets: object
+    spec: object,
+    outputs: object,
+    board: object,
+    config: object,
+    targets: object,
+    catalog: object,
 ) -> tuple[OutputSpec, ...]:
     """build_bundle's arguments, before anything is read: ``outputs`` as a tuple (a
     generator is read once, here)."""
     require_type(spec, BundleSpec, "build_bundle takes a BundleSpec", _spec_hint(spec))
+    check_catalog(catalog, "build_bundle")
     if board is not CONFIG_BOARD and board is not None:
         # deferred: a build with no board loads no board model (as gate_arguments)
         from .board_model import check_board
@@ -38,6 +46,27 @@ def check_build_arguments(
         require_type(config, Config, "build_bundle's config= takes a Config", hint)
     check_targets(targets, "build_bundle")
     return _outputs(outputs)
+
+
+def lock_arg(value: object, name: str) -> Path | None:
+    """build_bundle's ``lock_path=`` or ``kept_lock=`` (``name``): None, or a path (str
+    or Path) made a Path. A str was written back as a str (``written`` mixed the two);
+    bytes failed in write_build, after the build; an int or a bool was taken for a file
+    descriptor (``True``: stdout, "is a FIFO, not a lock file")."""
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    if isinstance(value, bytes | bytearray):
+        hint = f"give it as a Path: {name}=Path({os.fsdecode(bytes(value))!r})"
+    else:
+        hint = f"{name}=Path('cabundle.lock'), or None: no lock file"
+    shown = f"{type(value).__name__} {value!r}" if isinstance(value, int | bytes) else None
+    raise ArgumentTypeError(
+        f"build_bundle's {name}= takes a path (str or Path) or None, "
+        f"not {shown or type(value).__name__}",
+        hint=hint,
+    )
 
 
 def _spec_hint(spec: object) -> str:

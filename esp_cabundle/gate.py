@@ -61,7 +61,7 @@ from .dates import as_datetime
 from .errors import ArgumentTypeError, InputError, PolicyError
 from .fileio import read_input
 from .formats.pem import render_pem
-from .gate_arguments import check_gate_arguments
+from .gate_arguments import check_catalog, check_gate_arguments
 from .gate_targets import _judge_targets, _summary, _targets, parse_target
 from .missing_hints import missing_ca_hint
 from .sniff import decode_text
@@ -293,6 +293,7 @@ def gate_ca(
     """
     # a library caller's types (the default, the config's board, is the gate's own)
     check_gate_arguments(source, CaSource, None if board is CONFIG_BOARD else board, targets)
+    check_catalog(catalog, "gate_ca")
     at = as_datetime(at)
     board = judged_board(board, source.config)
     catalog = catalog or Catalog.load()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from .arguments import ca_source_call, fspath_or, require_items, require_type
 from .bundle import BundleSpec
 
-__all__ = ["check_gate_arguments", "check_targets"]
+__all__ = ["check_catalog", "check_gate_arguments", "check_targets"]
 
 
 def check_gate_arguments(source: object, source_type: type, board: object, targets: object) -> None:
@@ -30,6 +30,25 @@ def check_gate_arguments(source: object, source_type: type, board: object, targe
 
         check_board(board, "gate_ca")
     check_targets(targets, "gate_ca")
+
+
+def check_catalog(catalog: object, call: str) -> None:
+    """``call``'s ``catalog=``: None or a Catalog. A name or a file's path there failed
+    deep inside (``'str' object has no attribute 'preset'``), and an empty one (``{}``)
+    was taken for None: the installed catalog."""
+    if catalog is None:
+        return
+    # deferred: only a caller who loaded a Catalog gets past here, so it is loaded
+    from .catalog import Catalog
+
+    if isinstance(catalog, str | os.PathLike):
+        hint = (
+            f"load it first: catalog=Catalog.load(mozilla_pem=Path({fspath_or(catalog)!r})), "
+            "or leave catalog out (the installed one)"
+        )
+    else:
+        hint = "catalog=Catalog.load(), or leave catalog out (the installed one)"
+    require_type(catalog, Catalog, f"{call}'s catalog= takes a Catalog", hint)
 
 
 def check_targets(targets: object, call: str) -> None:

@@ -77,6 +77,37 @@ MDASH = Target("mdash.net", chain=Path("examples/ci/chains/mdash.net.pem"))
             "build_bundle's targets= takes a sequence of Target, not one Target",
             "give a list: targets=[target]",
         ),
+        (
+            # failed in the gate: 'str' object has no attribute 'preset'
+            lambda: build_bundle(SPEC, (PEM,), at=AT, catalog="cacert.pem"),  # type: ignore[arg-type]
+            "build_bundle's catalog= takes a Catalog, not str 'cacert.pem'",
+            "load it first: catalog=Catalog.load(mozilla_pem=Path('cacert.pem')), "
+            "or leave catalog out (the installed one)",
+        ),
+        (
+            # an empty one was taken for None: the installed catalog
+            lambda: build_bundle(SPEC, (PEM,), at=AT, catalog={}),  # type: ignore[arg-type]
+            "build_bundle's catalog= takes a Catalog, not dict",
+            "catalog=Catalog.load(), or leave catalog out (the installed one)",
+        ),
+        (
+            # failed in write_build, once built
+            lambda: build_bundle(SPEC, (PEM,), at=AT, lock_path=b"cabundle.lock"),  # type: ignore[arg-type]
+            "build_bundle's lock_path= takes a path \\(str or Path\\) or None, "
+            "not bytes b'cabundle.lock'",
+            "give it as a Path: lock_path=Path('cabundle.lock')",
+        ),
+        (
+            # taken for a file descriptor, stdout: "True: is a FIFO (named pipe)"
+            lambda: build_bundle(SPEC, (PEM,), at=AT, lock_path=True),  # type: ignore[arg-type]
+            "build_bundle's lock_path= takes a path \\(str or Path\\) or None, not bool True",
+            "lock_path=Path('cabundle.lock'), or None: no lock file",
+        ),
+        (
+            lambda: build_bundle(SPEC, (PEM,), at=AT, kept_lock=3),  # type: ignore[arg-type]
+            "build_bundle's kept_lock= takes a path \\(str or Path\\) or None, not int 3",
+            "kept_lock=Path('cabundle.lock'), or None: no lock file",
+        ),
     ],
 )
 def test_build_bundle_refuses_a_wrong_type_before_reading_anything(
@@ -126,3 +157,13 @@ def test_the_right_types_still_build_and_write(
     assert [out.path for out, _ in result.outputs] == [Path("out/ca.pem")]
     assert write_build(result).written == (Path("out/ca.pem"),)
     assert (tmp_path / "out/ca.pem").read_bytes() == result.ca.pem
+
+
+def test_a_lock_path_given_as_str_is_written_as_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A str worked, but ``written`` held it as a str beside the outputs' Paths."""
+    monkeypatch.chdir(tmp_path)
+    result = build_bundle(SPEC, (PEM,), at=AT, lock_path="cabundle.lock")  # type: ignore[arg-type]
+    assert write_build(result).written == (Path("out/ca.pem"), Path("cabundle.lock"))
+    assert (tmp_path / "cabundle.lock").is_file()

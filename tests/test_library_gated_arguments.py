@@ -16,9 +16,10 @@ from esp_cabundle.errors import ArgumentTypeError
 from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.flash.restore import restore_unit
+from esp_cabundle.gate import CaSource, gate_ca
 from esp_cabundle.images import pack_ca
 from tests.support import dumps
-from tests.support.gated import X1_PEM, gated
+from tests.support.gated import AT, X1_PEM, gated
 
 BOARD = load_board("mdash-arduino")
 
@@ -134,3 +135,14 @@ def test_restore_unit_refuses_a_board_name_before_connecting(tmp_path: Path) -> 
         restore_unit("socket://127.0.0.1:9", board="mdash-arduino", journal_dir=tmp_path)  # type: ignore[arg-type]
     assert e.value.hint == "load it first: board=load_board('mdash-arduino')"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gate_ca_refuses_a_catalog_of_the_wrong_type() -> None:
+    """It failed deep inside: ``'str' object has no attribute 'preset'``."""
+    with pytest.raises(ArgumentTypeError) as e:
+        gate_ca(CaSource.finished("ca.pem", X1_PEM), at=AT, catalog="cacert.pem")  # type: ignore[arg-type]
+    assert e.value.message == "gate_ca's catalog= takes a Catalog, not str 'cacert.pem'"
+    assert e.value.hint == (
+        "load it first: catalog=Catalog.load(mozilla_pem=Path('cacert.pem')), "
+        "or leave catalog out (the installed one)"
+    )
