@@ -268,6 +268,26 @@ def test_removing_a_missing_file_changes_nothing() -> None:
     assert img.to_bytes() == original
 
 
+def test_a_folder_name_says_spiffs_keeps_none_and_names_the_files_under_it() -> None:
+    """'fs rm IMAGE /cfg' (or /cfg/) on an image listing /cfg/a.json found "no file" and
+    only the general hint: SPIFFS keeps no folders, so the files are named whole."""
+    files = [("/cfg/a.json", b"{}"), ("/cfg/b.txt", b"x"), ("/cfgx", b"y")]
+    files += [(f"/cfg/n{i}", b"z") for i in range(5)]
+    original = build_spiffs_image(files, size=64 * 1024, profile="esp-idf")
+    img = SpiffsImage.open(original)
+    for name in ("/cfg", "/cfg/"):
+        with pytest.raises(ImageError) as e:
+            img.remove(name)
+        text = str(e.value)
+        assert f"no file '{name}'" in text and "SPIFFS keeps no folders" in text, text
+        assert "7 files named under /cfg/" in text and "/cfg/a.json, /cfg/b.txt" in text, text
+        assert "and 2 more" in text and "/cfgx" not in text, text
+    with pytest.raises(ImageError) as e:
+        img.read("/cf")  # no file under it: the message as before
+    assert "folders" not in str(e.value)
+    assert img.to_bytes() == original
+
+
 def test_build_refuses_duplicates_and_overflow() -> None:
     with pytest.raises(ImageError, match="duplicate file '/a'"):
         build_spiffs_image([("a", b"1"), ("/a", b"2")], size=64 * 1024, profile="esp-idf")

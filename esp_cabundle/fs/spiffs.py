@@ -22,7 +22,7 @@ from typing import ClassVar
 from ..arguments import require_bytes, require_image_path
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling
-from ..text import byte_count
+from ..text import byte_count, printable_name
 from .base import (
     ERASE_BLOCK,
     NO_FILE_HINT,
@@ -58,6 +58,9 @@ __all__ = [
     "get_spiffs_profile",
     "probe_spiffs",
 ]
+
+# Names a missing folder's message lists (then "and N more").
+_SHOWN = 5
 
 _MAX_PAGES = 0xFFFF  # u16 page indexes, 0xFFFF meaning "no page"
 
@@ -507,6 +510,11 @@ class SpiffsImage(FileSystemImage):
         inspect, update-dump and flash fail on the whole image. New names are checked."""
         if not new and path in self._files:
             return path
+        if not new and path.endswith("/") and self._named_under(path):  # 'fs rm IMAGE /cfg/'
+            raise ImageError(
+                f"no file {path!r} in the SPIFFS image{self._named_under(path)}",
+                hint=NO_FILE_HINT,
+            )
         return super().checked_path(path, new=new)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -515,7 +523,24 @@ class SpiffsImage(FileSystemImage):
         try:
             return self._files[p]
         except KeyError:
-            raise ImageError(f"no file {p!r} in the SPIFFS image", hint=NO_FILE_HINT) from None
+            raise ImageError(
+                f"no file {p!r} in the SPIFFS image{self._named_under(p)}", hint=NO_FILE_HINT
+            ) from None
+
+    def _named_under(self, path: str) -> str:
+        """What a missing name that is a folder elsewhere stands for here: SPIFFS keeps no
+        folders, only names with slashes in them ('/cfg/a.json'), so 'fs rm IMAGE /cfg'
+        found nothing while the listing shows /cfg/... files; the names are said."""
+        prefix = path.rstrip("/") + "/"
+        under = sorted(p for p in self._files if p.startswith(prefix))
+        if not under:
+            return ""
+        shown = ", ".join(printable_name(p) for p in under[:_SHOWN])
+        more = f" and {len(under) - _SHOWN} more" if len(under) > _SHOWN else ""
+        return (
+            f" (SPIFFS keeps no folders: {len(under)} file{'s' * (len(under) != 1)} named "
+            f"under {printable_name(prefix)}, each by its whole name: {shown}{more})"
+        )
 
     def _edit(self, op: Callable[[], None], what: str) -> None:
         """Run one SPIFFS operation; on any failure put every byte and counter back."""
