@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError
 from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import FileEdit, edit_image, locate_image
 from tests.support import dumps
 
 FS_0 = (0x190000, 0x40000)  # the Mongoose OS table's fs_0
@@ -185,3 +187,55 @@ def test_an_offset_no_partition_starts_at_lists_the_table(
         "0x40000; fs_1: --offset 0x350000 --size 0x40000"
     )
     assert table in " ".join(r.stderr.split()), r.stderr
+
+
+@pytest.mark.parametrize("args", [["ls"], ["ls", "--size", "0x3f000"], ["cat", "/nope"]])
+def test_an_offset_one_block_into_littlefs_names_the_partition(
+    mos: Path, runner: CliRunner, args: list[str]
+) -> None:
+    """One block into fs_0, LittleFS's second superblock copy mounts as if it were the
+    first, then fails deeper (-84 while counting blocks, "probably corrupt"): the hint
+    said nothing of the table. Now it says where the offset falls and lists the table."""
+    old = mos.read_bytes()
+    r = runner.invoke(cli, ["fs", args[0], "mos-new.bin", *args[1:], "--offset", "0x191000"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.split())
+    assert "--offset 0x191000 is 0x1000 into fs_0;" in said, said
+    assert "fs_0: --offset 0x190000 --size 0x40000; fs_1: --offset 0x350000" in said, said
+    assert mos.read_bytes() == old
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["rm", "/conf0.json", "--offset", "0x191000"], "is 0x1000 into partition fs_0"),
+        (["put", "note.txt", "--offset", "0x191000"], "is 0x1000 into partition fs_0"),
+        (
+            ["put", "note.txt", "--offset", "0x190000", "--size", "0x80000"],
+            "--size 0x80000 runs 0x40000 past the end of partition fs_0",
+        ),
+    ],
+)
+def test_an_edit_off_the_tables_partitions_is_refused(
+    mos: Path, runner: CliRunner, args: list[str], why: str
+) -> None:
+    """rm one block into fs_0 removed the file through LittleFS's second superblock copy,
+    writing blocks numbered from the wrong start (the unit, mounting fs_0 from its start,
+    would find them corrupt); a --size past fs_0's end let an edit reach app_1. Refused,
+    the dump unchanged, the hint listing the table's file-system partitions."""
+    old = mos.read_bytes()
+    r = runner.invoke(cli, ["fs", args[0], "mos-new.bin", *args[1:]])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.split())
+    assert why in said and "nothing was changed" in said, said
+    assert "fs_0: --offset 0x190000 --size 0x40000; fs_1: --offset 0x350000" in said, said
+    assert mos.read_bytes() == old
+
+
+def test_the_library_edit_refuses_a_slice_off_the_table() -> None:
+    """edit_image itself refuses (a script's locate_image(offset=...) one block in)."""
+    flash = dumps.mongoose_dump()
+    region = locate_image(flash, offset=FS_0[0] + 0x1000, size=FS_0[1] - 0x1000)
+    with pytest.raises(InputError, match=r"offset=0x191000 is 0x1000 into partition fs_0"):
+        edit_image(region, [FileEdit("rm", "/conf0.json")])
+    edit_image(locate_image(flash, offset=FS_0[0], size=FS_0[1]), [FileEdit("rm", "/conf0.json")])

@@ -323,6 +323,10 @@ def with_dump_table(
         return hint
     named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
     table = f"the file-system partitions of {printable(image)}'s table: {named}"
+    inside = [p for p in parts if p.offset < offset < p.offset + p.size]
+    if inside:  # LittleFS keeps its superblock twice: one block in, it is found again
+        p = inside[0]
+        table = f"--offset {offset:#x} is {offset - p.offset:#x} into {p.name}; {table}"
     return f"{hint}; {table}" if hint else table
 
 

@@ -181,8 +181,9 @@ class ImageArgs:
         system, not the placeholder."""
         try:
             yield
-        except ImageError as e:
+        except ImageError as e:  # and, for a slice of a dump off its table, the table's
             e.reword(HintContext(ls_command=self.command("ls", region)))
+            e.hint = with_table_hint(e.hint, region, str(self.image))
             raise
 
     def command(self, verb: str, region: ImageRegion | None, *words: str | Path) -> str:
@@ -262,8 +263,9 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     """
     region = img.region()
     fs_image = img.open(region)
-    files, empty = fs_image.listing()
-    facts = fs_image.describe(files)
+    with img.naming_image(region):  # LittleFS found one block into a partition: -84 here
+        files, empty = fs_image.listing()
+        facts = fs_image.describe(files)
     if as_json:
         emit_json(
             {

@@ -200,6 +200,51 @@ def _refuse_whole_dump(
     )
 
 
+def _refuse_off_table(region: ImageRegion, spelling: Spelling) -> None:
+    """An edit of a dump's slice that is not one partition of its table, from its start.
+    LittleFS keeps its superblock twice, so one block into a partition it mounts, and an
+    edit there wrote blocks numbered from the wrong start (the unit mounts from the
+    partition's start and finds them corrupt); a size past the entry's end let the file
+    system write into the next partition. Reads are left alone: they change nothing."""
+    if not region.offset:
+        return  # an image read whole, or a dump's start (refused as no file system)
+    from ..partitions import read_partition_table  # deferred: dumps only
+
+    try:
+        table = read_partition_table(region.container, check_size=False)
+    except PartitionTableError:
+        return  # no table to hold the slice to
+    start, end = region.offset, region.offset + region.size
+    held = next((p for p in table if p.offset <= start < p.offset + p.size), None)
+    if held is not None and start == held.offset and end <= held.offset + held.size:
+        return
+    if held is None:
+        why = f"{set_to(spelling.offset, start)} is in no partition of the dump's table"
+    elif start != held.offset:
+        why = (
+            f"{set_to(spelling.offset, start)} is {start - held.offset:#x} into partition "
+            f"{held.name} (at {held.offset:#x}), which the unit mounts from its start: an "
+            "edit there would write blocks the unit cannot read"
+        )
+    else:
+        why = (
+            f"{set_to(spelling.size, region.size)} runs {end - held.offset - held.size:#x} past "
+            f"the end of partition {held.name} ({held.offset:#x}+{held.size:#x}): an edit "
+            "could write into the partition after it"
+        )
+    parts = [p for p in table if p.may_hold_fs]
+    where = "; ".join(
+        f"{p.name}: {set_to(spelling.offset, p.offset)} {set_to(spelling.size, p.size)}"
+        for p in parts
+    )
+    raise InputError(
+        f"{why}; nothing was changed",
+        hint=f"edit a file-system partition of the dump's table: {where}"
+        if parts
+        else "edit the file-system partition the dump's table lists",
+    )
+
+
 def _refuse_broken_dump(container: bytes, source: str, spelling: Spelling) -> None:
     """Bytes with a well-formed first partition entry at 0x8000 (where every framework
     puts the table) whose table does not read: a dump, said so with the table's fault,
@@ -304,6 +349,7 @@ def edit_image(
     ``platform`` cannot mount, or a ``disk_version`` other than the image's, is refused.
     ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`).
     """
+    _refuse_off_table(region, spelling)
     image = open_image(
         region.data,
         fs_type=fs_type,
