@@ -510,7 +510,8 @@ class SpiffsImage(FileSystemImage):
         inspect, update-dump and flash fail on the whole image. New names are checked."""
         if not new and path in self._files:
             return path
-        if not new and path.endswith("/") and self._named_under(path):  # 'fs rm IMAGE /cfg/'
+        folder = path.endswith("/") and path.strip("/") and "//" not in path  # 'rm IMAGE /cfg/'
+        if not new and folder and self._named_under(path):
             raise ImageError(
                 f"no file {path!r} in the SPIFFS image{self._named_under(path)}",
                 hint=NO_FILE_HINT,
