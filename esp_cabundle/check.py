@@ -39,7 +39,7 @@ from .targets import (
     parse_targets,
     saving_hint,
 )
-from .text import shown_path
+from .text import shown_path, typed_path
 from .timeline import Period, Timeline, judge_periods
 from .trust_files import (
     DefaultFile,
@@ -254,7 +254,7 @@ def _refresh(t: Target, path: Path, pulled: Container[str] | None, spelling: Spe
     """How to save a target's saved chain anew, as :func:`.targets.saving_hint` says it."""
     if spelling.cli and (pulled is None or t.name in pulled):
         return f"refresh it ({spelling.pulled} anew) and commit it"
-    as_typed = Path(shown_path(path))  # a config's target's path is absolute (its base_dir)
+    as_typed = Path(typed_path(path))  # a config's target's path is absolute (its base_dir)
     return f"refresh it ({saving_hint(t, as_typed, None, pulled, spelling).split('; ')[0]})"
 
 

@@ -24,7 +24,6 @@ offline for want of its chain (:func:`unread_servers`).
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -35,8 +34,9 @@ from .chains import DEFAULT_PORT
 from .check import CheckItem, target_items
 from .errors import InputError
 from .roadmaps import roadmap_server
+from .spelling import shell_join
 from .targets import Target, target_label
-from .text import shown_path
+from .text import shown_path, typed_path
 
 if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa
@@ -47,8 +47,9 @@ __all__ = ["is_own_server", "own_server_evidence", "save_chain_command", "unread
 
 def save_chain_command(host: str, path: Path) -> str:
     """The command that saves ``host``'s chain where every path reads it; ``chains
-    show --host`` works with or without a cabundle.yaml (``chains pull`` needs one)."""
-    return shlex.join(["esp-cabundle", "chains", "show", "--host", host, "-o", shown_path(path)])
+    show --host`` works with or without a cabundle.yaml (``chains pull`` needs one). The
+    path quoted as it is, not made printable first: that escape named another file."""
+    return shell_join(["esp-cabundle", "chains", "show", "--host", host, "-o", typed_path(path)])
 
 
 def is_own_server(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import shlex
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from .errors import ArgumentTypeError, DeviceError, InputError
 from .file_inputs import expand_user
 from .file_kinds import base_dir_of
 from .fileio import is_named
-from .spelling import Spelling
-from .text import shown_path
+from .spelling import Spelling, shell_join
+from .text import shown_path, typed_path
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
@@ -239,7 +238,7 @@ def chain_file_hint(path: Path, *, pull: bool) -> str:
     host = name_from_file_stem(path.stem)
     port = int(m.group(2)) if m and host is not None and host != path.stem else DEFAULT_PORT
     address = target_label(host, port) if host is not None else "HOST"
-    save = shlex.join(["esp-cabundle", "chains", "show", "--host", address, "-o", str(path)])
+    save = shell_join(["esp-cabundle", "chains", "show", "--host", address, "-o", str(path)])
     return f"save one with: {save}; or export it leaf first as PEM"
 
 
@@ -460,6 +459,6 @@ def saving_hint(
         if t.sni_name:
             words += ["--server-name", t.sni_name]
         shown = shown_path(path)
-        save = f"save it as {shown} with: {shlex.join([*words, '-o', shown])}"
+        save = f"save it as {shown} with: {shell_join([*words, '-o', typed_path(path)])}"
     hint = f"online, {save}; offline, put the server's chain there (PEM, leaf first)"
     return f"{hint}; {skip_hint}" if skip_hint else hint

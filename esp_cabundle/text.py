@@ -28,6 +28,7 @@ __all__ = [
     "some",
     "suggest",
     "suggest_file",
+    "typed_path",
     "utf8_fault",
 ]
 
@@ -70,14 +71,20 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     absolute path, makes its outputs' paths absolute), else as it is; ``-`` is standard
     output. Made :func:`~esp_cabundle.text.printable`."""
     text = os.fspath(path)
-    if text == "-":
-        return "standard output"
+    return "standard output" if text == "-" else printable(typed_path(text))
+
+
+def typed_path(path: str | os.PathLike[str]) -> str:
+    """:func:`shown_path`'s path, relative to the working directory when below it, but
+    not made printable: for a command that a shell quotes (spelling.shell_word), whose
+    ``$'...'`` gives back a name's bytes where printable's escape named another file."""
+    text = os.fspath(path)
     p = Path(text)
     if p.is_absolute():
         with contextlib.suppress(OSError, ValueError):  # no working directory; not below
             below = p.relative_to(Path.cwd())
             text = str(below) if below.parts else text
-    return printable(text)
+    return text
 
 
 def printable_name(name: str) -> str:

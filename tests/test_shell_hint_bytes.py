@@ -11,24 +11,31 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands import virtual_unit
+from esp_cabundle.fs.edit import pack_image
+from tests.support import dumps
+from tests.support.fleet import invoke, mdash_unit, write_ca
 from tests.support.fleet_links import refusing_ports
+from tests.test_inspect_reach import dst_only
 
 NAME = b"o\xff"
 ODD = os.fsdecode(NAME)
 CA = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
+CHAIN = Path(__file__).parent.parent / "examples" / "chains" / "letsencrypt-2024-short.pem"
+KEY = "shell-hint-bytes-key-5e6f7a"  # the stand_in fixture's mDash API key
 _WORD = re.compile(r"\$'(?:[^'\\]|\\.)*'")
 
 
 def _pasted(text: str, after: str) -> bytes:
-    """The first ``$'...'`` word after ``after`` in ``text``, as bash gives it back."""
+    """The ``$'...'`` word right after ``after`` in ``text``, as bash gives it back."""
     assert after in text, text
-    word = _WORD.search(text.split(after, 1)[1].split("\n", 1)[0])
+    word = _WORD.match(text.split(after, 1)[1])
     assert word, text
     run = ["bash", "-c", f"printf %s {word.group()}"]
     return subprocess.run(run, capture_output=True, check=True).stdout
@@ -104,3 +111,125 @@ def test_update_dump(in_tmp: Path) -> None:
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 2, r.output
     assert _pasted(r.stderr, "given as the CA (--bundle ") == NAME
+
+
+# A project whose build writes an ESP-IDF bundle alone (no dates: check and inspect
+# --fail-within are told to gate the roots it is built from).
+IDF_PROJECT = "preset: letsencrypt\noutputs:\n  - {format: idf-bundle, path: b.bin}\n"
+
+
+# --- the other hints that print a command with a path or a word the user typed --------
+
+
+def test_update_dump_lines(in_tmp: Path) -> None:
+    """An image given as the dump: its 'fs put' line; a dump updated: the 'flash' line
+    that does the same on the unit (both quoted by shlex.quote)."""
+    (in_tmp / ODD).write_bytes(pack_image("spiffs", "esp-idf", 64 << 10, []).data)
+    shutil.copy(CA, "ca.pem")
+    args = ["update-dump", ODD, "--board", "mdash-arduino", "--bundle", "ca.pem"]
+    r = CliRunner().invoke(cli, [*args, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    assert _pasted(r.stderr, "esp-cabundle fs put ") == NAME
+    (in_tmp / "dump.bin").write_bytes(dumps.arduino_dump())
+    shutil.copy(CA, ODD + ".pem")
+    args = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", ODD + ".pem"]
+    r = CliRunner().invoke(cli, [*args, "-o", "new.bin"])
+    assert r.exit_code == 0, r.output
+    assert (
+        _pasted(r.stdout, "esp-cabundle flash --port PORT --board mdash-arduino --bundle ")
+        == NAME + b".pem"
+    )
+
+
+def test_check_roots_line(in_tmp: Path) -> None:
+    """An ESP-IDF bundle under a dating device: the same check on the roots the project
+    (its config given by -c) builds, piped, with the chain file as typed."""
+    (in_tmp / f"{ODD}.yaml").write_text(IDF_PROJECT)
+    assert CliRunner().invoke(cli, ["build", "-q", "-c", f"{ODD}.yaml"]).exit_code == 0
+    shutil.copy(CHAIN, ODD)
+    args = ["check", "-c", f"{ODD}.yaml", "--bundle", "b.bin", "--device", "mbedtls-clock"]
+    r = CliRunner().invoke(cli, [*args, "--chain", ODD])
+    assert r.exit_code == 1 and "expiry cannot be judged" in r.stderr, r.output
+    assert _pasted(r.stderr, "in its project: esp-cabundle build -c ") == NAME + b".yaml"
+    assert _pasted(r.stderr, "| esp-cabundle check -c ") == NAME + b".yaml"
+    assert _pasted(r.stderr, "--device mbedtls-clock --chain ") == NAME
+
+
+def test_inspect_lines(in_tmp: Path) -> None:
+    """A missing file its project builds: the build with that project's -c; that file,
+    built (an ESP-IDF bundle), under --fail-within: the gate on the project's roots,
+    piped; a dump whose CA no longer verifies mdash.net: the update-dump that fixes it."""
+    project = in_tmp / ODD
+    project.mkdir()
+    (project / "cabundle.yaml").write_text(IDF_PROJECT)
+    r = CliRunner().invoke(cli, ["inspect", f"{ODD}/b.bin"])
+    assert r.exit_code == 2, r.output
+    assert _pasted(r.stderr, "esp-cabundle build -c ") == NAME + b"/cabundle.yaml"
+    assert CliRunner().invoke(cli, ["build", "-q", "-c", f"{ODD}/cabundle.yaml"]).exit_code == 0
+    r = CliRunner().invoke(cli, ["inspect", f"{ODD}/b.bin", "--fail-within", "3650", "-q"])
+    assert r.exit_code == 1, r.output
+    assert _pasted(r.stderr, "esp-cabundle build -c ") == NAME + b"/cabundle.yaml"
+    (project / "dump.bin").write_bytes(dst_only(dumps.arduino_dump()))
+    r = CliRunner().invoke(cli, ["inspect", f"{ODD}/dump.bin", "--at", "2026-12-04"])
+    assert r.exit_code == 0, r.output
+    assert _pasted(" ".join(r.stdout.split()), "fix: esp-cabundle update-dump ") == (
+        NAME + b"/dump.bin"
+    )
+
+
+def test_chains_show_lines(in_tmp: Path) -> None:
+    """Each 'chains show --host ... -o PATH' names the file that every path reads: a
+    missing chain file; a --target not captured (its chains/ beside the config), or
+    saved there and stale; the board's own server (own_servers and the stale one made
+    the path printable before quoting it)."""
+    r = CliRunner().invoke(cli, ["check", "--bundle", str(CA), "--target", f"{ODD}/mdash.net.pem"])
+    assert r.exit_code == 2, r.output
+    assert _pasted(r.stderr, "chains show --host mdash.net -o ") == NAME + b"/mdash.net.pem"
+    (in_tmp / ODD).mkdir()
+    (in_tmp / ODD / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    config = ["-c", f"{ODD}/cabundle.yaml", "--bundle", str(CA)]
+    with refusing_ports() as port:
+        address = f"127.0.0.1:{port()}"
+        r = CliRunner().invoke(cli, ["check", *config, "--target", address, "--timeout", "2"])
+    assert r.exit_code == 3, r.output
+    saved = NAME + f"/chains/{address.replace(':', '_')}.pem".encode()
+    assert _pasted(r.stderr, f"chains show --host {address} -o ") == saved
+    (in_tmp / ODD / "chains").mkdir()  # a stale chain saved for a --target: refresh it
+    shutil.copy(CHAIN, in_tmp / ODD / "chains" / "127.0.0.1_9.pem")
+    args = ["check", *config, "--target", "127.0.0.1:9", "--at", "2030-01-01"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 1, r.output
+    stale = _pasted(r.stderr, "chains show --host 127.0.0.1:9 -o ")
+    assert stale == NAME + b"/chains/127.0.0.1_9.pem"
+    args = ["check", *config, "--board", "mdash-arduino@1.2.13", "--at", "2027-06-01"]
+    r = CliRunner().invoke(cli, args)  # the shipped roadmap is stale by then
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert _pasted(text, "chains show --host mdash.net -o ") == NAME + b"/chains/mdash.net.pem"
+
+
+def test_push_again(stand_in: Any, in_tmp: Path) -> None:
+    """A unit of another board: the push to it alone, on a ledger beside the one given."""
+    s = stand_in([mdash_unit("dev-a")])
+    write_ca(in_tmp)
+    args = ["push", "--mdash", s.url, "--device", "dev-a", "--board", "mongoose-os-esp32"]
+    args += ["--bundle", "ca.pem", "--allow", "unjudged", "--ledger", ODD, "--timeout", "2"]
+    code, out = invoke(*args)
+    assert code == 3, out
+    assert _pasted(out, "--ledger ") == NAME + b"-mdash-arduino"
+
+
+def test_missing_input_hints(in_tmp: Path) -> None:
+    """Words click had no slot for, said back: the error's, and its hint's "left out"."""
+    r = CliRunner().invoke(cli, ["pack", "-o", "x.bin", "--", ODD])
+    assert r.exit_code == 2, r.output
+    assert _pasted(r.stderr, "pack takes no arguments: ") == NAME
+    assert _pasted(r.stderr, "--preset letsencrypt (") == NAME
+
+
+def test_fs_profile(in_tmp: Path) -> None:
+    """fs's command line names --profile as typed (here before it is found unknown)."""
+    (in_tmp / "img").write_bytes(pack_image("spiffs", "esp-idf", 64 << 10, []).data)
+    r = CliRunner().invoke(cli, ["fs", "put", "img", "img", "--profile", "x\x1by"])
+    assert r.exit_code == 2, r.output
+    assert _pasted(r.stderr, "--profile ") == b"x\x1by"

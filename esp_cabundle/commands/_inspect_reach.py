@@ -10,12 +10,12 @@ dump). Exit codes are left to --fail-on/--fail-within.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..boards import list_boards
+from ..spelling import shell_join
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -264,7 +264,7 @@ def _fix(report: Report, board: Board) -> str:
     else:
         words = ["update-dump", report.source, "--board", name, "--preset", preset]
         words += ["-o", "new.bin"]
-    line = f"esp-cabundle {shlex.join(words)}"
+    line = f"esp-cabundle {shell_join(words)}"
     if Path(CONFIG_NAME).exists():
         line += (
             f" (run where no {CONFIG_NAME} is: the one here would add its roots, "

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import EspCabundleError, InputError
+from ..spelling import shell_join
 from ._usage import (
     Refused,
     gives,
@@ -179,7 +180,7 @@ def extra_arguments(ctx: click.Context, argv: Sequence[str]) -> InputError | Non
     usage = " ".join(ctx.command.collect_usage_pieces(ctx))
     takes = any(isinstance(p, click.Argument) for p in ctx.command.params)
     more = f"no more arguments ({ctx.command_path} {usage})" if takes else "no arguments"
-    message = f"{path} takes {more}: {shlex.join(extra)}"
+    message = f"{path} takes {more}: {shell_join(extra)}"
     _, whys = _mended(ctx, argv)
     return usage_error(message, completed(ctx, argv), why="; ".join(whys))
 
@@ -224,7 +225,7 @@ def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[
     if left:
         what = "such argument" if len(left) == 1 else "such arguments"
         after = ", and after -- every word is one" if strays[-1] > end else ""
-        whys.append(f"{shlex.join(left)} left out: {' '.join(names)} takes no {what}{after}")
+        whys.append(f"{shell_join(left)} left out: {' '.join(names)} takes no {what}{after}")
     return out[:-1] if out[-1:] == ["--"] else out, whys
 
 

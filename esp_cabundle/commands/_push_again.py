@@ -5,7 +5,6 @@ the whole fleet, and its ledger is bound to the first board (another is refused)
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ import click
 from ..board_links import board_links
 from ..boards import load_board
 from ..push.urls import masked_values
+from ..spelling import shell_join
 from ..text import printable
 from ._push_gate import UNJUDGED
 from ._push_links import project_config
@@ -79,7 +79,7 @@ def unit_board_again(
         words = replaced_option(words, ["--board"], "--board", board)
         own = ledger.with_name(f"{ledger.stem}-{board}{ledger.suffix}")
         words = replaced_option(words, ["--ledger"], "--ledger", str(own))
-        text = printable(f"esp-cabundle {shlex.join(words)}")
+        text = printable(f"esp-cabundle {shell_join(words)}")
         if _judges_nothing(opts, board, unit.via):
             text += (
                 f" --server HOST[:PORT] (the server those units connect to: nothing else "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from ..errors import EspCabundleError, InputError
 from ..fileio import is_named
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
+from ..spelling import shell_join
 from ..targets import ChainNotCaptured, chain_file_hint, parse_target
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
@@ -499,8 +499,8 @@ def _roots_check_line(config_path: Path | None) -> str:
     words = replaced_option(typed_words(), ["--bundle"], "--bundle", "-")
     build = piped_roots_build(config_path)
     return (
-        f"check the roots it is built from, in its project: esp-cabundle {shlex.join(build)}"
-        f" | esp-cabundle {shlex.join(words)}"
+        f"check the roots it is built from, in its project: esp-cabundle {shell_join(build)}"
+        f" | esp-cabundle {shell_join(words)}"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shlex
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import click
 from .._pipes import output_to_stdout
 from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
+from ..file_kinds import shell_word
 from ..file_modes import content_mode
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import normalize_path, open_image
@@ -169,7 +169,7 @@ class ImageArgs:
         """The --partition, else --offset/--size, that name ``region`` again (nothing for
         a whole image)."""
         if self.partition is not None:
-            return f" --partition {shlex.quote(self.partition)}"
+            return f" --partition {shell_word(self.partition)}"  # as typed: may be ESC
         if region is None or not region.offset:
             return ""
         return f" --offset {region.offset:#x} --size {region.size:#x}"
@@ -197,7 +197,7 @@ class ImageArgs:
             + (f" --size {self.size:#x}" if self.size is not None else "")
         )
         options = where + (f" --fs {self.fs_type}" if self.fs_type else "")
-        options += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
+        options += f" --profile {shell_word(self.profile)}" if self.profile else ""
         return fs_command(verb, self.image, *words, options=options)
 
 
@@ -422,7 +422,7 @@ def put_cmd(
 
     def put_to(path: str) -> str:
         run = img.command("put", region, source, path)
-        return run + (f" --board {shlex.quote(board)}" if board else "")
+        return run + (f" --board {shell_word(board)}" if board else "")  # a file's, perhaps
 
     if dest is None:  # the documented default: said when it is not where the CA is read
         run = put_to(ca_path)

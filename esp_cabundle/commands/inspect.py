@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from ..config import CONFIG_NAME, load_config
 from ..errors import EspCabundleError, InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
-from ..spelling import CLI_SPELLING
+from ..spelling import CLI_SPELLING, shell_join
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
 from ._fsopts import fs_command, no_input_hint
@@ -316,7 +315,7 @@ def _missing_hint(
     outputs = [(o.format, o.path) for o in config.outputs]
     outputs = outputs or [("pem", config.base_dir / "ca.pem")]
     if any(os.path.realpath(o) == os.path.realpath(p) for _, o in outputs):  # none is there
-        return f"the project's build writes it: esp-cabundle {shlex.join(['build', *c])}"
+        return f"the project's build writes it: esp-cabundle {shell_join(['build', *c])}"
     gated = bool(fail_on) or fail_within is not None
     if gated and says_text(p) and not any(f == "pem" for f, _ in outputs):
         written = ", ".join(str(o) for _, o in outputs)
@@ -338,7 +337,7 @@ def _roots_gate_line(
     gate = ["inspect", "-", *(w for f in fail_on for w in ("--fail-on", f))]
     gate += ["--fail-within", str(fail_within)] if fail_within is not None else []
     gate += ["--at", at.date().isoformat()] if at is not None else []
-    return f"esp-cabundle {shlex.join(build)} | esp-cabundle {shlex.join(gate)}"
+    return f"esp-cabundle {shell_join(build)} | esp-cabundle {shell_join(gate)}"
 
 
 def _config_of(source: str) -> Path | None:

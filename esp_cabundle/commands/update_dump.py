@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
 from ..fs import open_image
-from ..spelling import BOARD_SPELLING
+from ..spelling import BOARD_SPELLING, shell_join
 from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
 from ._fsboard import pack_hint
@@ -190,13 +189,13 @@ def _put_hint(
     kept = [w for flags in _PUT_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     source = str(ca.bundle_file) if ca.bundle_file is not None else _untaken("ca", ".pem")
     dest = [] if ca_path in (None, "/" + Path(source).name) else [ca_path]
-    put = f"esp-cabundle {shlex.join(['fs', 'put', str(dump), source, *dest, *kept])}"
+    put = f"esp-cabundle {shell_join(['fs', 'put', str(dump), source, *dest, *kept])}"
     if ca.bundle_file is not None:
         gate = _not_carried(words, "fs put gates")
         return f"edit the CA file in the image itself: {put}{gate}; {read}"
     made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     lock = ["--no-lock"] if Path(LOCK_NAME).exists() else []  # a project's pins stay
-    build = f"esp-cabundle {shlex.join(['build', *made, *lock, '-o', source])}"
+    build = f"esp-cabundle {shell_join(['build', *made, *lock, '-o', source])}"
     gate = _not_carried(words, "build and fs put gate")
     return f"edit the CA file in the image itself: {build}, then {put}{gate}; {read}"
 
@@ -236,7 +235,7 @@ def _next_step(board: Board) -> str:
     kept = [w for flags in _FLASH_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     if "--board" not in kept and not any(w.startswith("--board=") for w in kept):
         kept = ["--board", board.name, *kept]  # a library call: no words typed
-    flash = f"esp-cabundle {shlex.join(['flash', '--port', 'PORT', *kept])}"
+    flash = f"esp-cabundle {shell_join(['flash', '--port', 'PORT', *kept])}"
     return (
         f"{flash} does the same on the unit in place (only the changed sectors, journaled, "
         f"restorable){_not_carried(words, 'flash gates')}"
