@@ -9,7 +9,8 @@ which :func:`check_policies` judges (:mod:`.policies`, re-exported here); render
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -287,9 +288,29 @@ def _names_a_directory(spec: str, path: Path, spelling: Spelling | None, keyed: 
         return directory_refused(str(path), spec)
     if spelling.cli and not keyed:  # the CLI's "--root path/to/root.pem"
         return directory_refused(str(path), spec, flag=spelling.root_file.split()[0])
-    # a config's key, the library's BundleSpec
+    # a config's key (a YAML list item), the library's BundleSpec (a Python literal):
+    # each language's quoting. Put in as it was, a name with a quote broke the call, one
+    # that is not UTF-8 was its printable escape ('o\\xff' is another file in Python),
+    # and one with ': ' was a YAML mapping.
     spelt = spelling.root_file.replace("{", "{{").replace("}", "}}")
-    return directory_refused(str(path), spec, spelt=spelt.replace("path/to/root.pem", "{}"))
+    if keyed:
+        literal: Callable[[str], str] = _yaml_scalar
+    elif "'path/to/root.pem'" in spelt:
+        spelt, literal = spelt.replace("'path/to/root.pem'", "path/to/root.pem"), repr
+    else:  # a spelling of the caller's own, its quoting unknown
+        literal = str
+    spelt = spelt.replace("path/to/root.pem", "{}")
+    return directory_refused(str(path), spec, spelt=spelt, literal=literal)
+
+
+def _yaml_scalar(text: str) -> str:
+    """``text`` as a YAML scalar: plain when YAML reads it back as that string, else
+    double quoted (JSON's escapes are YAML's too)."""
+    if re.fullmatch(r"[\w./~+-][\w./~+@%-]*", text):
+        return text
+    import json  # deferred: only a refusal quotes
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _resolve_one(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -324,13 +324,15 @@ def directory_refused(
     flag: str | None = None,
     name: str | None = None,
     spelt: str = "",
+    literal: Callable[[str], str] = str,
     file: str = "FILE",
 ) -> InputError:
     """A file named as a directory (``value`` as given), refused in the same words by every
     file option of the CLI and by a root file of the library's, with a hint naming a file
     in it: ``flag`` (the option's), ``name`` (an argument's), else ``spelt`` (the caller's
-    words for one, ``{}`` where the file goes), else the file itself. ``file``: the name
-    of the file meant, when the caller found it there (``cabundle.yaml``)."""
+    words for one, ``{}`` where the file goes, written by ``literal``: a Python call's
+    ``repr``), else the file itself. ``file``: the name of the file meant, when the
+    caller found it there (``cabundle.yaml``)."""
     # deferred: only a refusal quotes (errors.py is on every start-up path)
     from .spelling import shell_word
 
@@ -340,7 +342,7 @@ def directory_refused(
     elif name:
         hint = f"name the {name} file itself, e.g. {shell_word(example)}"
     elif spelt:
-        hint = "name the file itself: " + spelt.format(example)
+        hint = "name the file itself: " + spelt.format(literal(example))
     else:
         hint = f"name the file itself, e.g. {shell_word(example)}"
     return InputError(

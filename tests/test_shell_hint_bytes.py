@@ -6,6 +6,7 @@ file with a backslash, an x and two letters in its name. Now bash's ``$'o\\xff'`
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -14,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from esp_cabundle.bundle import BundleSpec, resolve_bundle
+from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli
 from esp_cabundle.commands import virtual_unit
+from esp_cabundle.errors import InputError
 from esp_cabundle.fs.edit import pack_image
 from tests.support import dumps
 from tests.support.fleet import invoke, mdash_unit, write_ca
@@ -233,3 +238,20 @@ def test_fs_profile(in_tmp: Path) -> None:
     r = CliRunner().invoke(cli, ["fs", "put", "img", "img", "--profile", "x\x1by"])
     assert r.exit_code == 2, r.output
     assert _pasted(r.stderr, "--profile ") == b"x\x1by"
+
+
+def test_a_root_directory_in_python_and_yaml(in_tmp: Path) -> None:
+    """A root named as a directory: the library's hint is a Python literal (its repr, not
+    the printable escape: 'o\\xff' is another file), a config's a YAML item ("a: b" plain
+    was a mapping)."""
+    (in_tmp / ODD).mkdir()
+    with pytest.raises(InputError) as e:
+        resolve_bundle(BundleSpec(roots=(ODD,), base_dir=in_tmp), Catalog.load())
+    literal = e.value.hint.split("BundleSpec(roots=[", 1)[1].rsplit("])", 1)[0]
+    assert os.fsencode(ast.literal_eval(literal)) == NAME + b"/FILE"
+    (in_tmp / "a: b").mkdir()
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nroots: ['a: b']\n")
+    r = CliRunner().invoke(cli, ["build", "--dry-run"])
+    assert r.exit_code == 2, r.output
+    item = r.stderr.split("e.g. '- ", 1)[1].split("'\n", 1)[0]
+    assert yaml.safe_load(f"- {item}") == ["a: b/FILE"]
