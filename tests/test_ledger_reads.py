@@ -220,3 +220,26 @@ def test_rows_read_the_units_columns_once_per_ledger(tmp_path: Path) -> None:
         ledger._db.set_trace_callback(None)
     assert [r.id for r in got if r is not None] == ["a", "b", "a", "b"]
     assert sum("table_info" in s for s in said) <= 1, said
+
+
+@pytest.mark.parametrize("raw", [b"camp\xff.db", b"a?b#c%41.db"])
+def test_a_ledger_whose_name_is_not_utf8_or_holds_uri_marks_is_read(
+    tmp_path: Path, raw: bytes
+) -> None:
+    """Read-only, the ledger opens through SQLite's URI: a name that is not UTF-8 (its
+    surrogate escapes) raised UnicodeEncodeError, a traceback from push status. Its bytes
+    are percent-encoded now; '?', '#' and '%' in a name are the name's, not the URI's."""
+    import os
+
+    from click.testing import CliRunner
+
+    from esp_cabundle.cli import cli
+
+    p = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + raw))
+    with Ledger(p) as ledger:
+        ledger.set_meta("failing_since", "2024-03-13T00:00:00+00:00")
+    with Ledger(p, readonly=True) as ledger:
+        assert ledger.meta()["failing_since"] == "2024-03-13T00:00:00+00:00"
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    assert sorted(os.listdir(tmp_path)) == [os.fsdecode(raw)]  # no other file made

@@ -71,7 +71,9 @@ def sqlite_errors(p: Path) -> Iterator[None]:
 
 
 def uri(p: Path, query: str) -> str:
-    return f"file:{quote(str(p.resolve()))}?{query}"
+    """SQLite's URI for ``p``: its bytes percent-encoded (a name that is not UTF-8, held
+    as surrogate escapes, raised UnicodeEncodeError as text: a traceback from push status)."""
+    return f"file:{quote(os.fsencode(p.resolve()))}?{query}"
 
 
 def side(p: Path, suffix: str) -> Path:
