@@ -450,3 +450,40 @@ def test_mdash_transport_refuses_a_key_in_its_base_url_as_the_cli_does(url: str)
     assert SECRET not in said
     with pytest.raises(InputError, match="base_url takes the API's base URL, without a query"):
         MdashTransport(KEY, base_url="https://127.0.0.1:1/api/v2?page=2")
+
+
+def test_a_query_in_the_environments_broker_url_is_mended_there() -> None:
+    """ESP_CABUNDLE_MQTT with a query was told "give it without that part: --mqtt
+    mqtt://ops@HOST": pasted, that typed URL overrode the variable and left its password
+    behind (the broker then refused the login). The hint names the variable, its user and
+    password kept, and shows neither."""
+    env = {"ESP_CABUNDLE_MQTT": "mqtt://ops:pw-in-url-3@127.0.0.1:1?x=1"}
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--device", "dev1", env=env)
+    assert code == 2 and "ESP_CABUNDLE_MQTT: a broker URL has no query" in out, out
+    hint = out.partition("hint:")[2]
+    assert "take that part out of ESP_CABUNDLE_MQTT" in hint and "--mqtt" not in hint, out
+    assert "pw-in-url-3" not in out and "ops" not in out, out
+
+
+def test_a_password_without_a_user_name_is_refused_not_dropped(in_tmp: Path) -> None:
+    """paho sends a password only with a user name: one given while the URL named no
+    user (MQTT_PASSWORD, --mqtt-password-file, ``mqtt://:pw@host``) was dropped unsaid,
+    and the broker's "not authorised" sent the owner to check a password never sent. Each
+    is refused (exit 2) before the CA is judged, the password unshown."""
+    from esp_cabundle.push.mqtt import MqttTransport, MqttUrl
+
+    write_ca(in_tmp)
+    (in_tmp / "pw").write_text("pw-file-4\n")
+    (in_tmp / "pw").chmod(0o600)
+    base = ["push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device", "dev1"]
+    code, out = invoke(*base, "--mqtt", "mqtt://127.0.0.1:1", "--mqtt-password-file", "pw")
+    assert code == 2 and "--mqtt-password-file pw gives an MQTT password" in out, out
+    assert "--mqtt mqtt://USER@127.0.0.1:1" in out and "CA:" not in out, out
+    code, out = invoke(*base, env={"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:1",
+                                   "MQTT_PASSWORD": "pw-env-5"})  # fmt: skip
+    assert code == 2 and "ESP_CABUNDLE_MQTT names no user" in out and "pw-env-5" not in out
+    code, out = invoke(*base, env={"ESP_CABUNDLE_MQTT": "mqtt://:pw-url-6@127.0.0.1:1"})
+    assert code == 2 and "a password without a user name" in out and "pw-url-6" not in out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "pw"]
+    with pytest.raises(InputError, match="no user name"):
+        MqttTransport(MqttUrl(False, "127.0.0.1", 1, password="pw-7"), ["dev1"])

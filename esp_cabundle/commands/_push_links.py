@@ -263,6 +263,10 @@ def _tls_ca_hint(broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str:
     )
 
 
+# How the library's refusal of a broker URL's query begins its hint (push/mqtt.py).
+_WITHOUT_PART = "give it without that part: "
+
+
 def _broker_url(ctx: click.Context, text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
     "--mqtt: ..." to a user who never typed --mqtt), and the hint is the line as typed
@@ -270,10 +274,18 @@ def _broker_url(ctx: click.Context, text: str, *, from_env: bool) -> MqttUrl:
     try:
         url = parse_mqtt_url(text, CLI_SPELLING)
     except InputError as e:
-        message = e.message
+        message, hint = e.message, _broker_line(ctx, e.hint, from_env=from_env)
         if from_env and message.startswith("--mqtt"):
             message = "ESP_CABUNDLE_MQTT" + message.removeprefix("--mqtt")
-        raise InputError(message, hint=_broker_line(ctx, e.hint, from_env=from_env)) from None
+        if from_env and hint is not None and hint.startswith(_WITHOUT_PART):
+            # "give it without that part: --mqtt mqtt://ops@HOST": typed, that URL left
+            # the variable's password behind (the login refused) and typed --mqtt
+            # overrode the variable; the variable is what to mend, its password kept.
+            hint = (
+                "take that part out of ESP_CABUNDLE_MQTT, keeping the rest as it is "
+                "(its user and password: the URL is not shown, as it may hold one)"
+            )
+        raise InputError(message, hint=hint) from None
     return replace(url, given_in="ESP_CABUNDLE_MQTT") if from_env else url
 
 
@@ -369,7 +381,36 @@ def refuse_before_gate(
         password = _secret_from(
             "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
         )
+        if password is not None and broker.username is None:
+            _refuse_password_without_user(ctx, opts, broker)
     return LinkInputs(ca_file, key, password, tuple(warned))
+
+
+def _refuse_password_without_user(
+    ctx: click.Context, opts: dict[str, Any], broker: MqttUrl
+) -> None:
+    """An MQTT password goes to the broker only with a user name (MQTT 3.1.1, 3.1.2.9:
+    no password flag without the user name flag): one given while the URL named no
+    user was dropped unsaid, and the broker's "not authorised" then sent the owner to
+    check a password that was never sent."""
+    where = (
+        f"--mqtt-password-file {shell_word(str(opts['mqtt_password_file']))}"
+        if opts["mqtt_password_file"] is not None
+        else "MQTT_PASSWORD"
+    )
+    bare = replace(broker, username="USER", password=None)
+    if broker.given_in == "ESP_CABUNDLE_MQTT":
+        raise InputError(
+            f"{where} gives an MQTT password, but ESP_CABUNDLE_MQTT names no user: a broker "
+            "takes a password only with a user name, so it would not be sent",
+            hint=f"put the user in ESP_CABUNDLE_MQTT ({bare}), or unset {where}",
+        )
+    raise usage_error(
+        f"{where} gives an MQTT password, but --mqtt names no user: a broker takes a "
+        "password only with a user name, so it would not be sent",
+        replaced_option(typed_words(ctx), ("--mqtt",), "--mqtt", str(bare)),
+        why="USER: the broker's user name for that password",
+    )
 
 
 def _key_source(file: Path | None) -> str:

@@ -128,6 +128,13 @@ def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
         unquote(parts.password) if parts.password is not None else None,
         given_in=name,
     )
+    if url.password is not None and url.username is None:  # mqtt://:pw@host
+        raise InputError(
+            f"{name}: a password without a user name: a broker takes a password only with "
+            "a user name (MQTT 3.1.1, 3.1.2.9), so it would not be sent",
+            hint=f"name the user before it: {scheme_of(url)}://USER:PASSWORD@"
+            f"{str(url).partition('://')[2]} (the password is not shown)",
+        )
     if parts.query or parts.fragment or "#" in text:  # paho would drop them unsaid
         raise InputError(
             f"{name}: a broker URL has no query or fragment (? or #): MQTT reaches a broker "
@@ -135,6 +142,10 @@ def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
             hint=f"give it without that part: {set_to(option, str(url))}",  # no password
         )
     return url
+
+
+def scheme_of(url: MqttUrl) -> str:
+    return "mqtts" if url.tls else "mqtt"
 
 
 def check_device_id(uid: str) -> str:
@@ -193,6 +204,12 @@ class MqttTransport:
             raise ArgumentTypeError(
                 f"MqttTransport takes an MqttUrl, not {type(url).__name__}: {url!r}",
                 hint="for a URL as text use MqttTransport.from_url(url, ids)",
+            )
+        if url.password is not None and url.username is None:  # paho would drop it unsaid
+            raise InputError(
+                "MqttUrl has a password but no user name: a broker takes a password only "
+                "with a user name (MQTT 3.1.1, 3.1.2.9), so it would not be sent",
+                hint="give MqttUrl(username=...) too",
             )
         device_ids = name_tuple("device_ids", device_ids)  # one str would be its letters
         if not device_ids:
