@@ -240,6 +240,11 @@ def test_dry_run_previews_despite_another_campaigns_ledger(mdash: Any, in_tmp: P
     assert doc["dry_run"] is True and [u["id"] for u in doc["units"]] == ["dev1"]
     assert any("another CA file" in n for n in doc["notes"]), doc["notes"]
     assert _files(in_tmp) == before  # nothing written, no side file made
+    # -q prints nothing but errors: it exited 2 saying nothing, the reason among the notes
+    # it silences; the real run's refusal is said, and nothing else.
+    code, out = invoke(*base, "--bundle", "other.pem", "--dry-run", "-q")
+    assert code == 2 and out.startswith("Error: ") and "another CA file" in out, out
+    assert "a real run with it is refused" in out and "dev1" not in out, out
 
 
 def _files(directory: Path) -> dict[str, bytes]:

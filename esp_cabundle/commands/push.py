@@ -532,6 +532,9 @@ def _dry_run(
     notes_all = [*ledger_notes, *notes]
     render_dry_run(rows, push_file, opts, notes=notes_all, said=said, refused=refused,
                    judged_against=options.judged_against)  # fmt: skip
+    if opts["quiet"] and not opts["as_json"]:
+        for text in ledger_notes:  # -q said nothing of why it exits 2: the real run's error
+            click.echo(f"Error: {printable(text)}", err=True)
     return dry_run_exit_code(rows, refused=refused)
 
 
