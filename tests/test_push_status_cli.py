@@ -308,3 +308,23 @@ def test_status_says_what_to_do_next(stand_in: Any, in_tmp: Path) -> None:
     assert code == 0 and json.loads(out)["next"] is None
     code, out = invoke("push", "status", "--ledger", "fleet.db")
     assert code == 0 and "Next:" not in out, out
+
+
+def test_a_ledger_typed_as_an_argument_is_given_to_ledger_in_the_hint(
+    stand_in: Any, in_tmp: Path
+) -> None:
+    """``push status fleet.db`` was told "e.g. esp-cabundle push status (fleet.db left
+    out ...)": pasted, that line read ./cabundle-campaign.db, another campaign's ledger,
+    as if it were this one. A database typed there goes in with --ledger; a CA file
+    typed after push's own --bundle is still left out, being no ledger."""
+    s = stand_in([mdash_unit("dev1")])
+    write_ca(in_tmp)
+    for ledger in (DEFAULT_LEDGER, "fleet.db"):
+        code, _ = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle",
+                         "ca.pem", "--ledger", ledger)  # fmt: skip
+        assert code == 0
+    code, out = invoke("push", "status", "fleet.db")
+    assert code == 2 and "push status takes no arguments: fleet.db" in out, out
+    assert "hint: e.g. esp-cabundle push status --ledger fleet.db (fleet.db is" in out, out
+    code, out = invoke("push", "status", "ca.pem")
+    assert code == 2 and "--ledger" not in out.partition("hint:")[2], out

@@ -210,6 +210,8 @@ def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[
         return words, []
     opts = {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
     named = any(gives(w, f) for w in words[:end] for f in CA_SOURCES)
+    # push status q.db: the hint left q.db out, and the line it gave read another ledger
+    ledger = "--ledger" not in opts or any(gives(w, "--ledger") for w in words[:end])
     out: list[str] = []
     whys: list[str] = []
     left: list[str] = []
@@ -220,6 +222,10 @@ def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[
             named = True
             out += ["--bundle", word]
             whys.append(f"{word} is the CA file: it goes in with --bundle")
+        elif i < end and not ledger and _regular_file(word) and _sqlite(word):
+            ledger = True
+            out += ["--ledger", word]
+            whys.append(f"{word} is the campaign's ledger: it goes in with --ledger")
         else:
             left.append(word)
     if left:
@@ -270,6 +276,16 @@ def _regular_file(word: str) -> bool:
     try:
         return stat.S_ISREG(Path(word).stat().st_mode)
     except (OSError, ValueError):
+        return False
+
+
+def _sqlite(word: str) -> bool:
+    """``word`` names an SQLite database (its header), as a campaign's ledger is: a CA
+    file typed after --bundle is no ledger."""
+    try:
+        with open(word, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
         return False
 
 
