@@ -154,6 +154,12 @@ def test_a_run_that_left_units_not_done_names_the_ledger_and_the_rerun(capsys: A
     assert "Next:" not in _render(_report("verified", "unused"), capsys)
     watched = _render(_report("offline"), capsys, watch=True)
     assert "Next: 1 unit not done: run the same command with --watch again later" in watched
+    # A watch that reached its --until: the same line is refused now (--until has passed),
+    # so "again later" sent the owner to an exit 2; a later --until is what it needs.
+    ended = _report("offline")
+    ended = CampaignReport(ended.rows, False, None, 1, False, SINCE, watch_ended=SINCE)
+    watched = _render(ended, capsys, watch=True, until=SINCE)
+    assert "Next: 1 unit not done: run the same command again with a later --until" in watched
     # a stopped run says its own next step, once
     stopped = _render(_report("verified", "pending", stopped=True), capsys)
     assert stopped.count("run the same command again to finish them") == 1

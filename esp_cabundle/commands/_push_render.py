@@ -271,7 +271,8 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     stopped by Ctrl-C said it, so a run that ended with a unit offline or failed named
     neither the ledger nor the command that takes them up again. A failed unit whose
     error gives a hint (out of space, another board's firmware) needs that first: the
-    same command alone does not change it."""
+    same command alone does not change it; nor does a watch whose --until has passed
+    (it is refused, exit 2)."""
     again, first = _left_counts(report)
     if not again and not first:
         return None
@@ -286,6 +287,8 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
         if opts.get("watch")
         else f"run the same command again, or with --watch to keep trying {them} until done"
     )
+    if opts.get("watch") and opts.get("until") is not None and report.watch_ended is not None:
+        rerun = "run the same command again with a later --until (this one has passed)"
     also = f"; {told}" if first else ""
     return f"Next: {plural(again, 'unit')} not done: {rerun}{keeps}{also}."
 
