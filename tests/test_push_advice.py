@@ -273,3 +273,14 @@ def test_a_refused_write_is_not_said_to_have_room(lan: Any, tmp_path: Path) -> N
     with Ledger(tmp_path / "c.db") as led:  # status reads the offer back from the ledger
         (row,) = led.rows()
     assert "--in-place, which may fit: a CA file has less than" in (row.last_error or "")
+
+
+def test_the_units_past_the_table_are_sent_to_this_ledgers_status(capsys: Any) -> None:
+    """A run leaving more units than its table shows said "... and 10 more: esp-cabundle
+    push status": pasted, that read ./cabundle-campaign.db (another campaign's, or none)
+    and, without --all, showed the same first ones again. The line names the ledger and
+    --all, and runs as printed."""
+    from esp_cabundle.commands._push_render import SHOWN
+
+    out = _render(_report(*["offline"] * (SHOWN + 10)), capsys)
+    assert "... and 10 more: esp-cabundle push status --ledger camp2.db --all" in out, out

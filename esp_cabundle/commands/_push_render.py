@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..file_kinds import shell_word
 from ..push.ledger import STATES, UnitRow
 from ..push.ledger_status import (
     IDS_PER_STATE,
@@ -266,13 +267,15 @@ def lost_line(report: CampaignReport) -> list[str]:
     return [f"{what} lost at {at} UTC" + (f"; next: {step}." if step is not None else ".")]
 
 
+_LATER = "again with a later --until (this one has passed)"
+
+
 def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     """What to do about the units a run left not done (None: none left): only a run
     stopped by Ctrl-C said it, so a run that ended with a unit offline or failed named
     neither the ledger nor the command that takes them up again. A failed unit whose
     error gives a hint (out of space, another board's firmware) needs that first: the
-    same command alone does not change it; nor does a watch whose --until has passed
-    (it is refused, exit 2)."""
+    same command alone does not change it."""
     again, first = _left_counts(report)
     if not again and not first:
         return None
@@ -282,13 +285,10 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     if not again:
         return f"Next: {told}{keeps}."
     them = "it" if again == 1 else "them"
-    rerun = (
-        "run the same command with --watch again later"
-        if opts.get("watch")
-        else f"run the same command again, or with --watch to keep trying {them} until done"
-    )
-    if opts.get("watch") and opts.get("until") is not None and report.watch_ended is not None:
-        rerun = "run the same command again with a later --until (this one has passed)"
+    rerun = f"run the same command again, or with --watch to keep trying {them} until done"
+    if opts.get("watch"):  # a watch ended at its --until: the same line is refused now
+        later = opts.get("until") is not None and report.watch_ended is not None
+        rerun = f"run the same command {_LATER if later else 'with --watch again later'}"
     also = f"; {told}" if first else ""
     return f"Next: {plural(again, 'unit')} not done: {rerun}{keeps}{also}."
 
@@ -388,7 +388,8 @@ def render_report(
         headers = ("unit", "state", Column("attempts", hide=1), _ERROR)
         echo(format_table(headers, rows[:SHOWN], width=table_width()))
         if len(left) > SHOWN:
-            echo(f"... and {len(left) - SHOWN} more: esp-cabundle push status", wrap=True)
+            more = f"push status --ledger {shell_word(str(opts['ledger_path']))} --all"
+            echo(f"... and {len(left) - SHOWN} more: esp-cabundle {more}", wrap=True)
         for line in _full_units(left) + silent:
             echo(line, wrap=True)
     for line in _unused(list(report.rows)):
