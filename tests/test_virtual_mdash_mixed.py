@@ -132,6 +132,22 @@ def test_a_bad_unit_board_is_refused_and_nothing_started(
     assert list(in_tmp.iterdir()) == []
 
 
+def test_a_unit_board_is_refused_over_rpc_not_taken_for_an_id(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``virtual-unit --rpc URL --id m-3=mdash@1.2.16`` started a Mongoose OS unit whose
+    device id was "m-3=mdash@1.2.16", unsaid: ID=BOARD is --mdash's. Refused, nothing
+    started; an id that merely holds '=' (no board after it) is still an id."""
+    monkeypatch.setattr(virtual_unit, "wait_for_signal", lambda: None)
+    rpc = ["virtual-unit", "--rpc", "http://127.0.0.1:0"]
+    r = CliRunner().invoke(cli, [*rpc, "--id", "m-1", "--id", "m-3=mdash@1.2.16"])
+    assert r.exit_code == 2 and r.stdout == "", r.output
+    assert "--id m-3=mdash@1.2.16: ID=BOARD gives a unit its own board with --mdash" in r.stderr
+    r = CliRunner().invoke(cli, [*rpc, "--id", "a=b"])
+    assert r.exit_code == 0 and "--rpc http://127.0.0.1:" in r.stdout, r.output
+    assert list(in_tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("fw_version", "unused"),
     [

@@ -15,7 +15,7 @@ import click
 from ..boards import Board, load_board
 from ..certs import load_certificates
 from ..clobber import refuse_clobbering
-from ..errors import ImageError, InputError
+from ..errors import EspCabundleError, ImageError, InputError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..fs.edit import locate_image, looks_like_pem
@@ -73,6 +73,7 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
     """Start the units, print push's options for them, ``wait()`` for the stop signal,
     then report what changed on each (and save its file system when asked)."""
     where = _parse_url(opts.url)
+    _refuse_unit_boards(opts.ids)
     ids = check_ids(opts.ids or (DEFAULT_ID,))
     if opts.save_fs is not None:
         check_output(opts, ids)
@@ -161,6 +162,25 @@ def _mended(url: str, scheme: str, *, why: str = "") -> str:
         path="" if mqtt else "/rpc",
     )
     return example_line(words, why=why)
+
+
+def _refuse_unit_boards(ids: Sequence[str]) -> None:
+    """``--id m-3=mdash@1.2.16`` is --mdash's unit with its own board: under --rpc it
+    started a Mongoose OS unit named ``m-3=mdash@1.2.16``, unsaid, which a push to
+    ``m-3`` never found. An id whose part after ``=`` names a board is refused."""
+    for text in ids:
+        uid, _, name = text.partition("=")
+        try:
+            board = load_board(name) if name else None
+        except EspCabundleError:
+            continue  # an id that merely holds '=': a unit may be named so
+        if board is not None:
+            raise InputError(
+                f"--id {text}: ID=BOARD gives a unit its own board with --mdash only; the "
+                "units of --rpc all run --board's firmware",
+                hint=f"--id {uid}, or run another virtual-unit --rpc ... --board {name} "
+                "for units of that board",
+            )
 
 
 def check_ids(ids: Sequence[str]) -> tuple[str, ...]:
