@@ -360,6 +360,12 @@ def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path
         said = " ".join(r.output.split())
         assert r.exit_code == 2 and "(MQTT_PASSWORD or --mqtt-password-file)" in said, said
         assert "in ESP_CABUNDLE_MQTT" not in said
+        # No user at all: "check the user name" named one never given; the hint asks for it.
+        r = CliRunner().invoke(cli, [*args, "--mqtt", f"mqtt://127.0.0.1:{broker.port}"],
+                               env={"ESP_CABUNDLE_MQTT": None, "MQTT_PASSWORD": None})  # fmt: skip
+        said = " ".join(r.output.split())
+        assert r.exit_code == 2 and "refused the login" in said, said
+        assert "the broker wants a login: a user name in --mqtt (mqtt://USER@HOST" in said, said
 
 
 def test_a_device_id_with_an_escape_sequence_is_escaped_on_the_progress_line(

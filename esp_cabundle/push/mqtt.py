@@ -315,10 +315,15 @@ class MqttTransport:
             if failed:
                 text = str(reason)
                 if "authori" in text.lower() or "password" in text.lower():
+                    where = self._spelling.mqtt_password
+                    hint = f"check the user name and the password ({where})"
+                    if self.url.username is None:  # none sent: nothing to check
+                        hint = (
+                            f"the broker wants a login: a user name in {self.url.given_in} "
+                            f"({scheme_of(self.url)}://USER@HOST[:PORT]), the password in {where}"
+                        )
                     raise AuthError(
-                        f"the MQTT broker {self.url} refused the login ({text})",
-                        hint="check the user name and the password "
-                        f"({self._spelling.mqtt_password})",
+                        f"the MQTT broker {self.url} refused the login ({text})", hint=hint
                     )
                 raise DeviceError(f"the MQTT broker {self.url} refused the connection ({text})")
             raise DeviceError(
