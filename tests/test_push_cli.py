@@ -470,3 +470,23 @@ def test_a_subcommand_after_mqtt_is_not_taken_for_its_url(in_tmp: Path) -> None:
     code, out = invoke("push", "--device", "a", env={"ESP_CABUNDLE_MQTT": "status"})
     assert code == 2 and "ESP_CABUNDLE_MQTT takes mqtt://" in out and "subcommand" not in out
     assert list(in_tmp.iterdir()) == []
+
+
+def test_a_secret_file_for_a_link_not_asked_for_is_refused(mdash: Any, in_tmp: Path) -> None:
+    """``--api-key-file`` in a run over --mqtt, ``--mqtt-password-file`` in one over
+    --mdash: read by no link and ignored unsaid (the owner had meant the other link), as
+    --poll without --watch was before it was refused. Refused now (exit 2), nothing asked."""
+    s, units = mdash
+    write_ca(in_tmp)
+    (in_tmp / "secret").write_text("s3cret-8\n")
+    (in_tmp / "secret").chmod(0o600)
+    base = ["push", "--board", "mdash-arduino", "--bundle", "ca.pem"]
+    for link, flag, needs in (
+        (["--mqtt", "mqtt://127.0.0.1:9", "--device", "a"], "--api-key-file", "--mdash"),
+        (["--mdash", s.url], "--mqtt-password-file", "--mqtt"),
+    ):
+        code, out = invoke(*base, *link, flag, "secret")
+        assert code == 2 and f"{flag} only applies with {needs}" in out, out
+        assert "CA:" not in out and "s3cret-8" not in out, out
+    assert all(u.calls == [] for u in units)
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "secret"]

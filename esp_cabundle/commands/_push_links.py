@@ -358,6 +358,16 @@ def refuse_before_gate(
         )
     if ids and broker is None and not opts["mdash_url"]:
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
+    # A secret's file for a link not asked for was read by none, unsaid: a key meant for
+    # --mdash with a run over --mqtt (as --poll without --watch, refused, not ignored).
+    for given, link, needed in (("api_key_file", "--mdash", opts["mdash_url"]),
+                                ("mqtt_password_file", "--mqtt", broker)):  # fmt: skip
+        if opts[given] is not None and not needed:
+            flag = "--" + given.replace("_", "-")
+            raise InputError(
+                f"{flag} only applies with {link}: no link of this run would send it",
+                hint=f"reach the units with {link}, or leave {flag} out",
+            )
     warned: list[str] = []
     if opts["mdash_url"]:
         check_mdash_url(opts["mdash_url"], "--mdash", CLI_SPELLING)
