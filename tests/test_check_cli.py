@@ -540,3 +540,22 @@ def test_an_image_as_bundle_names_the_commands_that_check_its_ca_file(
     assert run(runner, "fs", "cat", "fs.bin", "/ca.pem", "-o", "ca.pem")[0] == 0
     code, out, err = run(runner, "check", "--bundle", "ca.pem", "--chain", "short.pem")
     assert code == 0, out + err
+
+
+def test_a_board_given_as_device_is_sent_to_board(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check --device mdash-arduino`` said only "unknown device profile" and listed the
+    profiles: a board's name there (as push, build and init take it) is refused saying
+    so, the hint the line typed with --board, which runs. A mistyped profile is as before."""
+    monkeypatch.chdir(tmp_path)  # no config of the repository's is read
+    chain = str(EXAMPLE_CHAINS / "letsencrypt-2024-short.pem")
+    base = ["check", "--chain", chain, "--at", "2026-12-01", "--until", "2027-01-01"]
+    r = CliRunner().invoke(cli, [*base, "--device", "mdash-arduino@1.2.13"])
+    assert r.exit_code == 2 and "--device mdash-arduino@1.2.13: a board, not a" in r.stderr
+    assert f"hint: e.g. esp-cabundle check --chain {chain}" in r.stderr, r.stderr
+    assert "--board mdash-arduino@1.2.13" in r.stderr, r.stderr
+    pasted = CliRunner().invoke(cli, [*base, "--board", "mdash-arduino@1.2.13"])
+    assert pasted.exit_code in (0, 1) and "Error: --" not in pasted.stderr, pasted.output
+    r = CliRunner().invoke(cli, [*base, "--device", "mbedtls-noclck"])
+    assert r.exit_code == 2 and "unknown device profile 'mbedtls-noclck'" in r.stderr

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..boards import load_board
 from ..chains import load_chain_file, parse_host_port
 from ..check import (
     CheckItem,
@@ -34,7 +35,7 @@ from ..report import write_html_report
 from ..spelling import shell_join
 from ..targets import ChainNotCaptured, chain_file_hint, parse_target
 from ..ui import echo, emit_json, note, shown_path, wrap_width
-from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
+from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, DeviceProfile, parse_device_profile
 from ._check_outcome import check_document, check_outcome
 from ._check_render import render_report
 from ._missing import unstrayed
@@ -115,6 +116,26 @@ def _config_here() -> bool:
         return find_config() is not None
     except EspCabundleError:
         return True
+
+
+def _device_profile(device: str) -> DeviceProfile:
+    """``--device``'s profile; a board's name there (``--device mdash-arduino``) was told
+    only the profile names, nothing of the board it named: the hint is the line typed
+    with --board instead, which judges under that board's own profile."""
+    try:
+        return parse_device_profile(device)
+    except InputError as e:
+        try:
+            load_board(device)
+        except EspCabundleError:
+            raise e from None
+        ctx = click.get_current_context()
+        words = replaced_option(typed_words(ctx), ("--device",), "--board", device)
+        raise usage_error(
+            f"--device {device}: a board, not a device profile",
+            words,
+            why="--board judges under the profile of that board's units",
+        ) from None
 
 
 @click.command()
@@ -285,7 +306,7 @@ def check(
         read = (judged, chain_files, targets, path, config, board_profile)
         _refuse_report_over_inputs(report_path, *read)
 
-    profile = parse_device_profile(device) if device else None
+    profile = _device_profile(device) if device else None
     if board_profile is not None:
         profile = board_profile.device_profile()
     default = profile or (config.section("device") if config else None)
