@@ -44,6 +44,7 @@ __all__ = [
     "looks_like_hostname",
     "name_from_file_stem",
     "parse_device",
+    "parse_server",
     "parse_target",
     "parse_targets",
     "saving_hint",
@@ -338,6 +339,26 @@ def _host_and_port(text: str) -> tuple[str, int]:
 
 
 _HOST_HINT = "give a host name or an IP address, e.g. mdash.net or mdash.net:8443"
+
+
+def parse_server(text: str, option: str = "--server") -> tuple[str, int]:
+    """A server typed as ``HOST[:PORT]`` (push's ``--server``): ``chains/x.pem`` was
+    dialled as the host ``chains`` (the path cut at its ``/``), a name with a space
+    sent to DNS. Refused before anything is dialled; a URL gives its host."""
+    if "/" in text and "://" not in text:
+        raise InputError(
+            f"{option} {text}: a server is HOST[:PORT], not a file's path",
+            hint=f"{option} HOST reads its chain from chains/HOST.pem; a saved chain file "
+            "elsewhere is given with --target FILE",
+        )
+    try:
+        return _host_and_port(text)
+    except InputError as e:
+        if e.message.startswith("bad port"):
+            raise
+        raise InputError(
+            f"{option} {text!r}: not a host name or IP address", hint=_HOST_HINT
+        ) from e
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:

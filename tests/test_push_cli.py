@@ -51,6 +51,16 @@ KEY = MDASH_KEY  # the conftest mdash fixture's key
         (["--mdash", "URL", "--board", "mdash-arduino", "--api-key-file", "empty"], "empty"),
         (["--mdash", "URL", "--board", "no-such-board"], "board"),
         (["--mdash", "URL", "--board", "mdash-arduino", "--until", "soon"], "--until"),
+        # --server is HOST[:PORT]: a chain file's path was dialled as the host 'chains',
+        # a name with a space sent to DNS (exit 3); refused before anything is dialled
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--server", "chains/mdash.net.pem"],
+            "--server chains/mdash.net.pem: a server is HOST[:PORT], not a file's path",
+        ),
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--server", "md ash.net"],
+            "--server 'md ash.net': not a host name or IP address",
+        ),
         # a mode's option without the mode: one pass (exit 3) was not what was asked
         (
             ["--mdash", "URL", "--board", "mdash-arduino", "--poll", "300"],

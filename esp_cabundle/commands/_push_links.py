@@ -34,7 +34,7 @@ from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import WrongScheme, bare_url, split_url
 from ..redact import MASK, remember
 from ..spelling import set_to
-from ..targets import target_label
+from ..targets import parse_server, target_label
 from ..text import printable
 from ..ui import warn
 from ._usage import (
@@ -584,6 +584,7 @@ def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]
     """The servers the units' connection goes through, from the link options and the
     parsed ``--mqtt`` (an ``MQTTS://`` broker is a TLS one too)."""
     specs = list(opts["servers"])
+    typed = bool(specs)  # HOST[:PORT] as typed: a path or a space refused, not dialled
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
             specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
@@ -591,6 +592,6 @@ def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]
             specs.append(host_port(broker.host, broker.port))
     out = []
     for spec in specs:
-        host, port = parse_host_port(spec)
+        host, port = parse_server(spec) if typed else parse_host_port(spec)
         out.append(Target(target_label(host, port), host, port))
     return out
