@@ -341,15 +341,18 @@ def _host_and_port(text: str) -> tuple[str, int]:
 _HOST_HINT = "give a host name or an IP address, e.g. mdash.net or mdash.net:8443"
 
 
-def parse_server(text: str, option: str = "--server") -> tuple[str, int]:
-    """A server typed as ``HOST[:PORT]`` (push's ``--server``): ``chains/x.pem`` was
-    dialled as the host ``chains`` (the path cut at its ``/``), a name with a space
-    sent to DNS. Refused before anything is dialled; a URL gives its host."""
+def parse_server(
+    text: str, option: str = "--server", file_option: str = "--target"
+) -> tuple[str, int]:
+    """A server typed as ``HOST[:PORT]`` (push's ``--server``, check's ``--host``):
+    ``chains/x.pem`` was dialled as the host ``chains`` (the path cut at its ``/``), a
+    name with a space sent to DNS. Refused before anything is dialled; a URL gives its
+    host. ``file_option``: where a saved chain file goes instead."""
     if "/" in text and "://" not in text:
+        why = f"{option} HOST reads chains/HOST.pem; " if option == "--server" else ""
         raise InputError(
             f"{option} {text}: a server is HOST[:PORT], not a file's path",
-            hint=f"{option} HOST reads its chain from chains/HOST.pem; a saved chain file "
-            "elsewhere is given with --target FILE",
+            hint=f"{why}a saved chain file is given with {file_option} FILE",
         )
     try:
         return _host_and_port(text)

@@ -559,3 +559,20 @@ def test_a_board_given_as_device_is_sent_to_board(
     assert pasted.exit_code in (0, 1) and "Error: --" not in pasted.stderr, pasted.output
     r = CliRunner().invoke(cli, [*base, "--device", "mbedtls-noclck"])
     assert r.exit_code == 2 and "unknown device profile 'mbedtls-noclck'" in r.stderr
+
+
+def test_a_host_that_is_a_path_or_holds_a_space_is_refused_not_dialled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check --host chains/mdash.net.pem`` dialled the host 'chains' (the path cut at
+    its '/') and ``--host 'bad host'`` sent the name to DNS: "cannot resolve host", exit
+    3. Refused before anything is dialled (exit 2); a path is sent to --chain."""
+    monkeypatch.chdir(tmp_path)
+    for host, said in (
+        ("chains/mdash.net.pem", "--host chains/mdash.net.pem: a server is HOST[:PORT]"),
+        ("bad host", "--host 'bad host': not a host name or IP address"),
+    ):
+        r = CliRunner().invoke(cli, ["check", "--host", host])
+        assert r.exit_code == 2 and said in r.stderr, r.output
+        assert "capturing" not in r.output and "resolve" not in r.output, r.output
+    assert "given with --chain FILE" in CliRunner().invoke(cli, ["check", "--host", "a/b"]).stderr

@@ -33,7 +33,7 @@ from ..fileio import is_named
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
 from ..spelling import shell_join
-from ..targets import ChainNotCaptured, chain_file_hint, parse_target
+from ..targets import ChainNotCaptured, chain_file_hint, parse_server, parse_target
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, DeviceProfile, parse_device_profile
 from ._check_outcome import check_document, check_outcome
@@ -446,8 +446,8 @@ def _each_once(
             again = "given twice" if twin == f else f"the same file as --chain {twin}"
             notes.append(f"--chain {f} is {again}: judged once")
     servers: dict[tuple[str, int], str] = {}
-    for h in hosts:
-        host, port = parse_host_port(h)
+    for h in hosts:  # a path or a name with a space refused here, before any is dialled
+        host, port = parse_server(h, "--host", "--chain")
         key = (host.lower().rstrip("."), port)
         if key in servers:
             again = "given twice" if h == servers[key] else f"the server of --host {servers[key]}"
