@@ -200,6 +200,8 @@ BAD = [
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "notes.txt"], 2, "notes.txt: neither"),
     # said as fs ls says it (tryout, item 8), not "neither LittleFS ... nor SPIFFS"
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "ca.pem"], 2, "ca.pem: PEM text (certif"),
+    # a CA file there is meant for --ca-file: the hint says so, with the file given
+    (["--rpc", "http://127.0.0.1:0", "--fs-image", "ca.pem"], 2, "goes with --ca-file ca.pem"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "zero.bin"], 2, "zero.bin: empty file"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "empty-fs.bin"], 2, "holds no /ca.pem"),
     # An image the board's firmware would not mount (Mongoose OS would format it).

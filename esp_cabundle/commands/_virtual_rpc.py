@@ -16,6 +16,7 @@ from ..boards import Board, load_board
 from ..certs import load_certificates
 from ..clobber import refuse_clobbering
 from ..errors import EspCabundleError, ImageError, InputError
+from ..file_kinds import shell_word
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..fs.edit import locate_image, looks_like_pem
@@ -251,7 +252,11 @@ def initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
         try:
             locate_image(data, source=str(opts.fs_image), spelling=CLI_SPELLING)
         except InputError as e:  # a unit holds one partition: no whole-flash dump here
-            raise InputError(e.reason, path=e.path, hint=_PARTITION_HINT) from None
+            hint = _PARTITION_HINT
+            if looks_like_pem(data) and opts.ca_file is None:  # the CA file: --ca-file's
+                given = shell_word(str(opts.fs_image))
+                hint += f"; a CA file to start the unit with goes with --ca-file {given}"
+            raise InputError(e.reason, path=e.path, hint=hint) from None
     try:
         # a file system at all (its errors say what the bytes are)
         open_image(data, spelling=CLI_SPELLING)
