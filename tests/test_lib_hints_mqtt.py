@@ -37,3 +37,25 @@ def test_a_refused_login_names_the_password_as_the_caller_gives_it() -> None:
         assert e.value.hint == (
             "check the user name and the password (MQTT_PASSWORD or --mqtt-password-file)"
         )
+
+
+def test_a_port_that_speaks_no_mqtt_is_told_to_check_the_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A listener that takes the connection and says nothing (another service's port, a
+    TLS listener given as mqtt://) gave "no answer from the MQTT broker ... in 10 s" and
+    no hint: the hint names the port to check, and mqtts:// for a plain URL."""
+    import socket
+
+    import esp_cabundle.push.mqtt as mqtt_mod
+
+    monkeypatch.setattr(mqtt_mod, "_CONNECT_TIMEOUT", 0.3)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        with pytest.raises(DeviceError) as e:
+            MqttTransport(parse_mqtt_url(f"mqtt://127.0.0.1:{port}", CLI_SPELLING), ["u1"])
+    assert e.value.message.startswith("no answer from the MQTT broker"), e.value
+    assert e.value.hint == (
+        "something took the connection but gave no MQTT answer: check that the port in "
+        "--mqtt is the broker's, or a TLS one that wants mqtts://"
+    )

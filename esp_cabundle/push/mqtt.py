@@ -326,8 +326,13 @@ class MqttTransport:
                         f"the MQTT broker {self.url} refused the login ({text})", hint=hint
                     )
                 raise DeviceError(f"the MQTT broker {self.url} refused the connection ({text})")
+            # Something took the connection but spoke no MQTT: another service's port,
+            # or (plain mqtt://) a TLS listener waiting for a handshake.
+            tls = "" if self.url.tls else f", or a TLS one that wants {scheme_of(self.url)}s://"
             raise DeviceError(
-                f"no answer from the MQTT broker {self.url} in {_CONNECT_TIMEOUT:g} s"
+                f"no answer from the MQTT broker {self.url} in {_CONNECT_TIMEOUT:g} s",
+                hint=f"something took the connection but gave no MQTT answer: check that the "
+                f"port in {self.url.given_in} is the broker's{tls}",
             )
         return client
 
