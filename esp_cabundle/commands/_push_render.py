@@ -267,9 +267,6 @@ def lost_line(report: CampaignReport) -> list[str]:
     return [f"{what} lost at {at} UTC" + (f"; next: {step}." if step is not None else ".")]
 
 
-_LATER = "again with a later --until (this one has passed)"
-
-
 def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     """What to do about the units a run left not done (None: none left): only a run
     stopped by Ctrl-C said it, so a run that ended with a unit offline or failed named
@@ -288,7 +285,8 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     rerun = f"run the same command again, or with --watch to keep trying {them} until done"
     if opts.get("watch"):  # a watch ended at its --until: the same line is refused now
         later = opts.get("until") is not None and report.watch_ended is not None
-        rerun = f"run the same command {_LATER if later else 'with --watch again later'}"
+        again_when = "again with a later --until (this one has passed)" if later else ""
+        rerun = f"run the same command {again_when or 'with --watch again later'}"
     also = f"; {told}" if first else ""
     return f"Next: {plural(again, 'unit')} not done: {rerun}{keeps}{also}."
 
