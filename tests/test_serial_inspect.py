@@ -15,6 +15,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.reading import inspect_port
 from esp_cabundle.virtual import VirtualESP32
+from esp_cabundle.virtual.boards import board_image
 
 Start = Callable[..., VirtualESP32]
 AT = "2026-01-01"
@@ -200,3 +201,47 @@ def test_unit_without_a_partition_table(virtual_esp32: Start, runner: CliRunner)
     r = runner.invoke(cli, ["inspect", "--port", unit.url])
     assert r.exit_code == 2
     assert "no partition table at 0x8000" in r.stderr
+
+
+def test_a_table_past_the_units_flash_is_shown_as_flash_hints(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A 4 MiB ESP32-S3 flashed with the 8 MiB table of arduino-esp32s3-littlefs:
+    ``flash`` refuses it and points at ``inspect --port``, which used to refuse the
+    table too (exit 2, no hint). It shows the table and says what is wrong, exit 1,
+    without the dump's "read the whole flash again" (the unit's flash is whole)."""
+    board = "arduino-esp32s3-littlefs"
+    unit = virtual_esp32("esp32s3", flash_size=4 << 20)
+    unit.load(0, board_image(load_board(board)).flash[: 4 << 20])
+    flash = runner.invoke(
+        cli,
+        [
+            "flash",
+            "-p",
+            unit.url,
+            "--board",
+            board,
+            "--preset",
+            "letsencrypt",
+            "--journal-dir",
+            str(tmp_path),
+        ],
+    )
+    assert flash.exit_code == 2, flash.output
+    hinted = f"look at the unit with 'esp-cabundle inspect --port {unit.url}'"
+    assert hinted in flash.stdout
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps", "--json"])
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.stdout)
+    (report,) = doc["reports"]
+    assert report["kind"] == "unit"
+    assert report["facts"]["partition spiffs"] == "data/spiffs at 0x670000, 0x180000 bytes"
+    beyond = "partition 'spiffs' ends at 0x7f0000, beyond the unit's 4 MiB flash (not read)"
+    assert beyond in report["notes"]
+    assert not any("-byte dump" in n for n in report["notes"]), report["notes"]
+    assert doc["error"] == (
+        f"{unit.url}: partition 'app1' ends at 0x670000, beyond the unit's 4 MiB flash "
+        "(and 2 more after it): its partition table was made for a larger flash than the "
+        "chip has"
+    )
+    assert "built for its flash size" in doc["hint"] and "read the whole" not in doc["hint"]

@@ -187,8 +187,7 @@ def inspect(
         VerdictError(
             "; ".join(x for x in (gate.headline, *bad) if x),
             violations=(*bad, *gate.problems),
-            hint=gate.hint
-            or (f"read the whole flash again ({CLI_SPELLING.read_all})" if bad else None),
+            hint=gate.hint or (_problems_hint(reports) if bad else None),
         )
         if gate.problems or bad
         else None
@@ -205,6 +204,18 @@ def inspect(
             echo(render_report(r, when, fail_within, every_row=every_row))
     if failed is not None:
         raise failed
+
+
+def _problems_hint(reports: list[Report]) -> str:
+    """What to do about the reports' problems: a dump cut short is read again; a unit's
+    own flash is whole (a table listing partitions past its end was made for a larger
+    flash: reading it again would show the same)."""
+    if all(r.kind == "unit" for r in reports if r.problems):
+        return (
+            "the unit was flashed with a partition table built for a larger flash: "
+            "write it the firmware and partition table built for its flash size"
+        )
+    return f"read the whole flash again ({CLI_SPELLING.read_all})"
 
 
 @dataclass(frozen=True, slots=True)

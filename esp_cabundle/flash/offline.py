@@ -59,8 +59,11 @@ __all__ = [
     "DumpUpdate",
     "EmbeddedCertificate",
     "WholeDump",
+    "beyond_message",
+    "cut_partitions",
     "find_embedded_certificates",
     "inspect_dump",
+    "truncated_message",
     "update_dump",
 ]
 
@@ -277,7 +280,8 @@ def _table_starts_at(data: bytes, offset: int) -> bool:
     return True
 
 
-def _beyond(p: Partition, size: int) -> str:
+def beyond_message(p: Partition, size: int) -> str:
+    """How a dump's partition past its end is said (a note, and the problem)."""
     return f"partition '{p.name}' ends at {p.end:#x}, beyond the {size:#x}-byte dump"
 
 
@@ -302,7 +306,8 @@ def cut_partitions(table: PartitionTable, size: int) -> list[Partition]:
 
 def truncated_message(source: str, cut: list[Partition], size: int) -> str:
     more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
-    return f"{source}: {_beyond(cut[0], size)}{more}: the dump looks truncated, not a whole flash"
+    beyond = beyond_message(cut[0], size)
+    return f"{source}: {beyond}{more}: the dump looks truncated, not a whole flash"
 
 
 def inspect_dump(
@@ -357,7 +362,7 @@ def inspect_dump(
     for p in table:
         facts.append((f"partition {p.name}", _partition_row(p)))
         if p.end > len(data):
-            notes.append(f"{_beyond(p, len(data))} (not inspected)")
+            notes.append(f"{beyond_message(p, len(data))} (not inspected)")
             continue
         part = data[p.offset : p.end]
         if p.is_data and p.subtype_name in ("ota", "phy"):

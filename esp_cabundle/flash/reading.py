@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..blocks import erased_md5
 from ..errors import EspCabundleError, PartitionTableError
+from ..limits import human_size
 from ..partitions import (
     DEFAULT_TABLE_OFFSET,
     TABLE_SECTOR,
@@ -32,7 +33,7 @@ from ..partitions import (
 from ..spelling import PYTHON, Spelling
 from ..text import suggest
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
-from .offline import inspect_dump
+from .offline import beyond_message, cut_partitions, inspect_dump, truncated_message
 from .serial import open_unit
 from .table import read_table
 
@@ -142,12 +143,14 @@ def unit_image(
     ``apps``. Returns the image, the table and the app partitions left unread.
     ``spelling``: how a bad table's hint names the table offset (:mod:`~esp_cabundle.spelling`).
     """
-    table = read_table(flash, offset=table_offset, spelling=spelling)
+    # A table listing partitions past the flash is shown, not refused: the report says
+    # so (:func:`inspect_flash`), and those partitions are not read.
+    table = read_table(flash, offset=table_offset, check_size=False, spelling=spelling)
     image = bytearray(b"\xff" * flash.size)
     regions = [(0, _BOOT_REGION), (table_offset, TABLE_SECTOR)]
     skipped: list[Partition] = []
     for p in table:
-        if p.is_data and p.subtype_name in ("ota", "phy"):
+        if (p.is_data and p.subtype_name in ("ota", "phy")) or p.end > flash.size:
             continue
         if p.is_app and not apps:
             skipped.append(p)
@@ -180,6 +183,9 @@ def inspect_flash(
     report = inspect_dump(image, src, spelling, encryption=encryption, board=board)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
+    past = cut_partitions(table, flash.size)
+    if past:
+        report = _past_flash(report, past, flash.size, src)
     if skipped:
         unread = {f"{src}:{p.name}" for p in skipped}
         children = tuple(
@@ -190,6 +196,28 @@ def inspect_flash(
         )
         report = dataclasses.replace(report, children=children)
     return report, table
+
+
+def _past_flash(report: Report, past: list[Partition], size: int, src: str) -> Report:
+    """``report`` of a unit whose partition table lists ``past`` beyond its ``size``-byte
+    flash, in a unit's words: the dump inspector calls such a dump truncated, but the
+    unit's flash is whole and its table was made for a larger one (another board's, or
+    another flash size). It stays a problem (exit 1), as ``flash`` refuses the table."""
+    dump_words = {f"{beyond_message(p, size)} (not inspected)" for p in past}
+    notes = tuple(n for n in report.notes if n not in dump_words) + tuple(
+        f"partition '{p.name}' ends at {p.end:#x}, beyond the unit's {human_size(size)} "
+        "flash (not read)"
+        for p in past
+    )
+    more = f" (and {len(past) - 1} more after it)" if len(past) > 1 else ""
+    problem = (
+        f"{src}: partition '{past[0].name}' ends at {past[0].end:#x}, beyond the unit's "
+        f"{human_size(size)} flash{more}: its partition table was made for a larger flash "
+        "than the chip has"
+    )
+    cut = truncated_message(src, past, size)
+    problems = tuple(problem if p == cut else p for p in report.problems)
+    return dataclasses.replace(report, notes=notes, problems=problems)
 
 
 @dataclass(frozen=True, slots=True)
