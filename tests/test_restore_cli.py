@@ -278,3 +278,23 @@ def test_a_board_keeping_another_file_system_is_refused(
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == flashed
     r = restore(runner, mongoose_unit, journal, "--board", "mongoose-os-esp32")
     assert r.exit_code == 0, r.output
+
+
+def test_a_board_whose_partitions_the_unit_lacks_is_refused_without_blaming_the_entry(
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """restore --board esp-idf-littlefs (its file system in a 'littlefs' partition the
+    unit has not) of a good Mongoose OS entry: the line said the entry was "not from this
+    unit's layout (or was edited); move it out of the journal", which loses the only way
+    back, and broke the line with the board error's own hint. It names the --board."""
+    journal = tmp_path / "journal"
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), journal)
+    flashed = mongoose_unit.read(0, len(mongoose_unit.flash))
+    r = restore(runner, mongoose_unit, journal, "--board", "esp-idf-littlefs")
+    assert r.exit_code == 2, r.output
+    (line,) = r.stdout.splitlines()  # one line: the hint's own no longer breaks it
+    assert line.startswith("FAILED") and "move it out" not in line, line
+    assert "board esp-idf-littlefs finds no file-system partition" in line
+    assert "next: is this the right --board? the update was made for mongoose-os-esp32: " in line
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == flashed
+    assert restore(runner, mongoose_unit, journal).exit_code == 0  # the entry was good

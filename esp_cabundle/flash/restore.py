@@ -157,7 +157,10 @@ def _refusal(
     try:
         targets = {p.name for p in board.fs_partitions(table, spelling)}
     except EspCabundleError as e:
-        return f"board {board.name} finds no file-system partition in the unit's table ({e})"
+        # its message alone: str(e) carries its hint on a line of its own
+        return (
+            f"board {board.name} finds no file-system partition in the unit's table ({e.message})"
+        )
     stray = [p.name for p in entry.partitions if p.name not in targets]
     if stray:
         return (
@@ -400,11 +403,17 @@ def _restore_flash(
         _check_asked_board(flash.name, entry, asked, spelling)
     mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
+        # The entry fits the unit and only the --board asked does not: the entry is
+        # good, and moving it out of the journal would lose the only way back.
+        asked_only = asked is not None and entry.table_mismatch(table) is None
         raise InputError(
             f"{flash.name}: refusing the journaled update of {entry.when}: {mismatch}; "
             "nothing written",
             path=str(entry.path),
-            hint="this entry is not from this unit's layout (or was edited); move it out of "
+            hint=f"is this the right --board? the update was made for {entry.board}: "
+            f"{spelling.board_again_for(entry.board)}, or without it (the journal's is taken)"
+            if asked_only
+            else "this entry is not from this unit's layout (or was edited); move it out of "
             "the journal",
         )
     state = known or entry_state(guarded, entry)
