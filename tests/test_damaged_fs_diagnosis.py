@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.offline import inspect_dump
+from esp_cabundle.partitions import PartitionTable
 from esp_cabundle.virtual import VirtualESP32
+from esp_cabundle.virtual.boards import board_image
 from tests.support import dumps
 from tests.support.flashing import NEW_CA
 
@@ -154,3 +158,44 @@ def test_efuses_on_leave_an_unflagged_partition_plain() -> None:
     assert report is not None
     note = _child(report, "spiffs").notes[0]  # type: ignore[attr-defined]
     assert "spiffs is damaged" in note and "stored plain" in note, note
+
+
+def _shrunk(board: str) -> bytes:
+    """A unit of ``board`` (Arduino's 1408 KiB LittleFS 'spiffs') whose table was edited
+    to give 'spiffs' one 4 KiB block less (coredump one more): the file system is whole,
+    its superblock counts a block past the partition."""
+    flash = bytearray(board_image(load_board(board)).flash)
+    csv = load_board(board).layout.to_csv()  # type: ignore[union-attr]
+    csv = csv.replace("0x290000, 0x160000", "0x290000, 0x15f000")
+    csv = csv.replace("0x3f0000, 0x10000", "0x3ef000, 0x11000")
+    table = PartitionTable.from_csv(csv).to_binary()
+    flash[0x8000 : 0x8000 + len(table)] = table
+    return bytes(flash)
+
+
+def test_a_partition_shrunk_under_a_whole_file_system_is_not_called_damaged(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """flash said "the image is truncated (or --size too small)" (flash has no --size),
+    and inspect of the unit called the partition damaged: "rewrite it with a fresh image
+    ...; the files it held are lost". Both now say the table does not match the file
+    system, whose files are likely whole; nothing is written."""
+    board = "arduino-esp32-littlefs"
+    unit = virtual_esp32("esp32")
+    flash = _shrunk(board)
+    unit.load(0, flash)
+    args = ["flash", "--port", unit.url, "--board", board, "--preset", "letsencrypt"]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "j")])
+    assert r.exit_code == 2, r.output
+    shrunk = "the partition is smaller than the file system in it: the partition table"
+    assert shrunk in r.stdout and "--size" not in r.stdout, r.stdout
+    assert unit.read(0, len(unit.flash)) == flash  # nothing written
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps", "--json"])
+    assert r.exit_code == 0, r.output
+    (report,) = json.loads(r.stdout)["reports"]
+    (note,) = _child_doc(report, "spiffs")["notes"]
+    assert shrunk in note and "damaged" not in note and "would lose the files" in note, note
+
+
+def _child_doc(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in doc["children"] if c["source"].endswith(f":{name}"))

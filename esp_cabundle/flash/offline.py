@@ -37,7 +37,9 @@ from ..errors import (
 )
 from ..findings import Finding, Report
 from ..fs import detect_fs_type
+from ..fs.base import IN_PARTITION
 from ..fs.inspect import inspect_image
+from ..fs.lfs_superblock import PastTheEnd
 from ..partitions import (
     DEFAULT_TABLE_OFFSET,
     Partition,
@@ -202,14 +204,20 @@ def _fs_report(
         probe_error = None
     if fs_type is None and probe_error is None:
         return None
+    shrunk: str | None = None
     try:
         report = inspect_image(data, where, board=board) if fs_type is not None else None
     except ImageError as e:
         probe_error = e.message
         report = None
+        if isinstance(e.worded, PastTheEnd):  # a whole file system, its partition shrunk
+            e.reword(IN_PARTITION)
+            shrunk = e.hint
     if report is None:
         note = f"looks like a file system but does not mount: {probe_error}"
-        if p.encrypted or encryption is not None:
+        if shrunk is not None:  # not "damaged: rewrite it", which would lose its files
+            note += f" ({shrunk})"
+        elif p.encrypted or encryption is not None:
             note += f" ({damaged_fs_note(p, encryption, spelling)})"
         return Report(where, "unreadable file system", notes=(note,), facts=_pfacts(p))
     notes = list(report.notes)

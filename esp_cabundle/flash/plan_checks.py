@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..blocks import FlashCache, Overlay, SourceView
 from ..errors import EspCabundleError, FlashError, ImageError, InputError
 from ..fs import detect_fs_type
-from ..fs.base import FS_NAMES
+from ..fs.base import FS_NAMES, IN_PARTITION
 from ..fs.inplace import PartitionEdit
 from ..fs.lfs_profiles import LITTLEFS_PROFILES
 from ..fs.lfs_safe import LittleFsEdit
@@ -244,6 +244,7 @@ def _mount_failure(
     board and the tools as ``spelling`` does)."""
     fs = board.filesystem
     assert fs is not None
+    e.reword(IN_PARTITION)  # its size is the table's: not an image file cut short
     said = f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
     said += e.message
     found: str | None = None

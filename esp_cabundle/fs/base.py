@@ -28,6 +28,7 @@ __all__ = [
     "EDITING",
     "ERASE_BLOCK",
     "FS_NAMES",
+    "IN_PARTITION",
     "NO_FILE_HINT",
     "NO_ROOM_HINT",
     "UNCHANGED_HINT",
@@ -57,6 +58,8 @@ class HintContext:
     """Who reads a file-system error's hint; :meth:`FsHint.text` words it for them."""
 
     new_image: bool = False  # being made (pack): none was there to change or free
+    # read from a partition of a unit or dump: its size is the partition table's
+    partition: bool = False
     output: str | None = None  # where a new image would have gone (printable)
     # how the reader names its options (its ``size`` sets the partition's size); None:
     # the error's own, with no size named where it did not say how to give one
@@ -68,6 +71,7 @@ class HintContext:
 
 
 EDITING = HintContext()  # an image being edited, read by a Python caller
+IN_PARTITION = HintContext(partition=True)  # a partition's file system, on a unit or dump
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import ImageError
 from ..text import byte_count
-from .base import ERASE_BLOCK, Bytes, is_littlefs
+from .base import ERASE_BLOCK, Bytes, HintContext, is_littlefs
 from .base import LFS_BLOCK_SIZE_GUESSES as _BLOCK_SIZE_GUESSES
 from .base import LFS_MAGIC as MAGIC
 from .lfs_platforms import version_text
@@ -22,6 +22,7 @@ __all__ = [
     "LFS_NAME_MAX",
     "MAGIC",
     "Bytes",
+    "PastTheEnd",
     "Superblock",
     "check_superblock",
     "find_superblock",
@@ -210,6 +211,24 @@ def find_superblock(data: Bytes, *, block_size: int | None = None) -> Superblock
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class PastTheEnd:
+    """The hint for a superblock whose blocks end past the bytes given: an image file cut
+    short, or, read from a partition (:data:`~.base.IN_PARTITION`), a partition table
+    that shrank the partition under a file system that may well be whole: rewriting
+    it with a fresh image, as for a damaged one, would lose its files."""
+
+    def text(self, context: object = None) -> str:
+        if isinstance(context, HintContext) and context.partition:
+            return (
+                "the partition is smaller than the file system in it: the partition table "
+                "does not match it (edited, or another layout's) and its files are likely "
+                "whole: give the unit back the table its file system was made with (a "
+                "fresh image would lose the files)"
+            )
+        return "the image is truncated (or --size too small); nothing was changed"
+
+
 def check_superblock(sb: Superblock, size: int) -> None:
     """Refuse superblocks littlefs cannot mount, or would mount past the image's end."""
     where = f"LittleFS superblock (block {sb.block})"
@@ -230,7 +249,7 @@ def check_superblock(sb: Superblock, size: int) -> None:
             f"{where}: {sb.block_count} blocks of {byte_count(sb.block_size)} = "
             f"{byte_count(sb.fs_bytes)}, "
             f"but the image is only {byte_count(size)}",
-            hint="the image is truncated (or --size too small); nothing was changed",
+            hint=PastTheEnd(),
         )
     if sb.name_max > LFS_NAME_MAX or sb.name_max == 0:
         raise ImageError(f"{where}: name_max {sb.name_max} is not valid")
