@@ -199,3 +199,30 @@ def test_a_partition_shrunk_under_a_whole_file_system_is_not_called_damaged(
 
 def _child_doc(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in doc["children"] if c["source"].endswith(f":{name}"))
+
+
+def test_a_spiffs_partition_resized_under_its_file_system_is_not_called_damaged(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """SPIFFS folds the block count into every block's magic: one block less in the
+    table and no block carries the magic of the partition's size. flash and inspect
+    called it damaged, to be rewritten with a fresh image (its files lost); block 0's
+    magic tells the size it was made for, and both now say the table does not match."""
+    board = "arduino-esp32-spiffs"
+    unit = virtual_esp32("esp32")
+    flash = _shrunk(board)
+    unit.load(0, flash)
+    args = ["flash", "--port", unit.url, "--board", board, "--preset", "letsencrypt"]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "j")])
+    assert r.exit_code == 2, r.output
+    said = (
+        "spiffs's blocks carry the esp-idf SPIFFS magic of a 0x160000-byte partition, but "
+        "the table makes it 0x15f000 bytes: the partition table does not match"
+    )
+    assert said in r.stdout and "damaged" not in r.stdout, r.stdout
+    assert unit.read(0, len(unit.flash)) == flash  # nothing written
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps", "--json"])
+    assert r.exit_code == 0, r.output
+    (report,) = json.loads(r.stdout)["reports"]
+    (note,) = _child_doc(report, "spiffs")["notes"]
+    assert said in note and "damaged" not in note, note

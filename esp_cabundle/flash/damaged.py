@@ -21,6 +21,7 @@ __all__ = [
     "TornFileSystem",
     "damaged_fs_note",
     "formatted_otherwise",
+    "resized_spiffs_note",
     "spiffs_variant",
     "stale_torn_error",
     "torn_fs_error",
@@ -125,6 +126,26 @@ def stale_torn_error(
     )
     stale.partition = p.name
     return stale
+
+
+def resized_spiffs_note(data: bytes, p: Partition) -> str | None:
+    """Partition ``p`` holding a SPIFFS whose blocks carry the magic of another size
+    (SPIFFS_USE_MAGIC_LENGTH folds the block count into it): a partition table edited,
+    or another layout's, under a file system that may well be whole, which its firmware
+    (magic wrong) and the "damaged: rewrite it" advice would both wipe. None otherwise."""
+    from ..fs.spiffs_probe import cut_from  # deferred: SPIFFS's modules on demand
+
+    cut = cut_from(data)
+    if cut is None or cut[1] == p.size:
+        return None
+    prof, size = cut
+    return (
+        f"{p.name}'s blocks carry the {prof.name} SPIFFS magic of a {size:#x}-byte "
+        f"partition, but the table makes it {p.size:#x} bytes: the partition table does "
+        "not match the file system (edited, or another layout's) and its files are likely "
+        "whole: give the unit back the table its file system was made with (a fresh image "
+        "would lose the files)"
+    )
 
 
 def formatted_otherwise(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> str | None:

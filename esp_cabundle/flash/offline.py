@@ -48,7 +48,7 @@ from ..partitions import (
 )
 from ..spelling import PYTHON, Spelling
 from ..text import plural, sized_repr
-from .damaged import damaged_fs_note
+from .damaged import damaged_fs_note, resized_spiffs_note
 from .dump import DumpFile
 from .dump_size import appended_message, appended_note, exact_size, size_message, size_problem
 from .plan import UpdatePlan, plan_ca_update, reread_problems
@@ -384,8 +384,11 @@ def inspect_dump(
                 )
                 continue
             note = "holds no file system this tool reads"
+            resized = resized_spiffs_note(part, p)
             if p.subtype_name == "fat":
                 note = "FAT file systems are not read by this tool"
+            elif resized is not None:
+                note = resized
             elif p.encrypted or encryption is not None:
                 note = damaged_fs_note(p, encryption, spelling)
             children.append(

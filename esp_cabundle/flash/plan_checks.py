@@ -25,7 +25,12 @@ from ..fs.spiffs_layout import SPIFFS_PROFILES, U16, Geometry, get_spiffs_profil
 from ..fs.spiffs_safe import SpiffsEdit
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
-from .damaged import damaged_fs_note, formatted_otherwise, torn_fs_error
+from .damaged import (
+    damaged_fs_note,
+    formatted_otherwise,
+    resized_spiffs_note,
+    torn_fs_error,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -266,6 +271,11 @@ def _mount_failure(
         hint = f"the partition holds a {found} file system; " + _boards_holding(
             found, p, table, cache, spelling
         )
+    elif found is None and (
+        resized := cache.known(p.offset, p.size)
+        and resized_spiffs_note(cache.read(p.offset, p.size), p)
+    ):
+        hint = resized
     elif found is None and (p.encrypted or efuses is not None):
         hint = damaged_fs_note(p, efuses, spelling, board.name)
     elif (
