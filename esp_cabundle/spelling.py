@@ -214,6 +214,10 @@ class Spelling(NamedTuple):
         spec such as ``mbedtls+clock=synced`` or a file's path reaches the caller whole)."""
         return self.device.format(self.quote(name))
 
+    def table_offset_at(self, offset: int) -> str:
+        """:attr:`table_offset` with the offset filled in where it has a place for it."""
+        return self.table_offset.replace("...", f"{offset:#x}")
+
     def board_again_for(self, name: str) -> str:
         """:attr:`board_again` for the board ``name``, the name quoted."""
         return self.board_again.format(self.quote(name))

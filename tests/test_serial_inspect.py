@@ -245,3 +245,31 @@ def test_a_table_past_the_units_flash_is_shown_as_flash_hints(
         "chip has"
     )
     assert "built for its flash size" in doc["hint"] and "read the whole" not in doc["hint"]
+
+
+def test_a_moved_partition_table_is_found_and_its_offset_named(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A unit whose firmware moved its table (CONFIG_PARTITION_TABLE_OFFSET=0x6000): the
+    refusal said "say where", leaving the technician to guess the offset; it names the
+    one the flash holds, and the board file the hint describes then reaches the unit."""
+    flash = bytearray(board_image(load_board("arduino-esp32-spiffs")).flash)
+    flash[0x6000:0x7000], flash[0x8000:0x9000] = flash[0x8000:0x9000], b"\xff" * 0x1000
+    unit = virtual_esp32("esp32")
+    unit.load(0, bytes(flash))
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps"])
+    assert r.exit_code == 2, r.output
+    said = "no partition table at 0x8000 (found ff ff, expected aa 50); the flash holds one"
+    assert f"{said} at 0x6000" in r.stderr, r.stderr
+    assert "CONFIG_PARTITION_TABLE_OFFSET=0x6000" in r.stderr
+    assert "'partition_table: {offset: 0x6000}' in a board file" in r.stderr
+    text = Path(load_board("arduino-esp32-spiffs").source).read_text()  # type: ignore[arg-type]
+    board = tmp_path / "moved.yaml"
+    board.write_text(
+        text.replace("name: arduino-esp32-spiffs", "name: moved").replace(
+            "offset: 0x8000", "offset: 0x6000"
+        )
+    )
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps", "--board", str(board)])
+    assert r.exit_code == 0, r.output
+    assert "partition table: at 0x6000, 6 partitions" in r.stdout

@@ -8,10 +8,20 @@ searched by :func:`esp_cabundle.partitions.read_partition_table` instead.
 from __future__ import annotations
 
 from ..blocks import PAGE, BlockSource, FlashCache
-from ..partitions import DEFAULT_TABLE_OFFSET, ENTRY_SIZE, TABLE_MAX_LENGTH, PartitionTable
+from ..errors import PartitionTableError
+from ..partitions import (
+    DEFAULT_TABLE_OFFSET,
+    ENTRY_SIZE,
+    TABLE_MAX_LENGTH,
+    TABLE_SECTOR,
+    PartitionTable,
+)
 from ..spelling import PYTHON, Spelling
 
 __all__ = ["read_table"]
+
+# Where the first app of ESP-IDF's layouts starts: a moved table sits below it.
+_FIRST_APP = 0x10000
 
 
 def read_table(
@@ -37,10 +47,35 @@ def read_table(
         entries = (data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE))
         if end in entries:
             break
-    return PartitionTable.from_binary(
-        data,
-        offset=offset,
-        flash_size=cache.size if check_size else None,
-        source=f"{cache.name}: partition table",
-        spelling=spelling,
-    )
+    try:
+        return PartitionTable.from_binary(
+            data,
+            offset=offset,
+            flash_size=cache.size if check_size else None,
+            source=f"{cache.name}: partition table",
+            spelling=spelling,
+        )
+    except PartitionTableError as e:
+        moved = _table_elsewhere(cache, offset) if data[:2] != b"\xaa\x50" else None
+        if moved is None:
+            raise
+        # "say where" is no help when the unit can tell: one page per sector, on failure
+        raise PartitionTableError(
+            f"{e.message}; the flash holds one at {moved:#x}",
+            hint=f"the firmware moved it (CONFIG_PARTITION_TABLE_OFFSET={moved:#x}): say "
+            f"where: {spelling.table_offset_at(moved)}",
+        ) from e
+
+
+def _table_elsewhere(cache: FlashCache, offset: int) -> int | None:
+    """Where below the first app (0x10000) a whole, valid partition table sits instead
+    of at ``offset`` (CONFIG_PARTITION_TABLE_OFFSET moved), or None."""
+    for at in range(TABLE_SECTOR, _FIRST_APP, TABLE_SECTOR):
+        if at == offset or at >= cache.size or cache.read(at, 2) != b"\xaa\x50":
+            continue
+        try:
+            read_table(cache, offset=at, check_size=False)
+        except PartitionTableError:
+            continue
+        return at
+    return None
