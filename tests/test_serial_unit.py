@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from esptool.util import FatalError
 
 from esp_cabundle.errors import DeviceError, FlashError, InputError
 from esp_cabundle.flash.base import Message, Progress, ProgressEvent
 from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.ports import connect_error
 from esp_cabundle.flash.ports import port_error as _port_error
 from esp_cabundle.flash.serial import SerialUnit, open_unit
 from esp_cabundle.virtual import VirtualESP32
@@ -195,10 +197,28 @@ def test_unit_not_in_download_mode(virtual_esp32: Start, mode: str, why: str) ->
 
 
 def test_link_lost_while_connecting(virtual_esp32: Start) -> None:
+    """Over a bridge, the link closed in the handshake is what a second station on the
+    same URL may get (a bridge turning it away): the hint was a station's generic "check
+    the cable and power"; it asks about another client first."""
     unit = virtual_esp32("esp32")
     unit.arm_cut(bytes_in=30)  # in the middle of the first SYNC frame
-    with pytest.raises(DeviceError, match="link lost while connecting"):
+    with pytest.raises(DeviceError, match="link lost while connecting") as e:
         connect(unit)
+    assert e.value.hint is not None and "another station" in e.value.hint
+    assert "serves one client at a time" in e.value.hint
+
+
+def test_a_handshake_out_of_step_over_a_bridge_asks_about_another_client() -> None:
+    """esptool answered out of step (a second station's bytes queued behind the first's,
+    as esp_rfc2217_server does): "cannot connect", with the same hint; a local port's
+    has none of it (no bridge)."""
+    error = FatalError("Failed to get security info (result was 0105: invalid)")
+    e = connect_error("rfc2217://127.0.0.1:4000", error)
+    assert e.message.endswith(
+        "cannot connect (Failed to get security info (result was 0105: invalid))"
+    )
+    assert e.hint is not None and "another station" in e.hint
+    assert connect_error("/dev/ttyUSB0", error).hint is None
 
 
 def test_link_lost_mid_read(virtual_esp32: Start) -> None:

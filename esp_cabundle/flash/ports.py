@@ -20,6 +20,7 @@ from .._patterns import host_port
 from ..errors import DeviceError, EspCabundleError, InputError
 
 __all__ = [
+    "bridge_hint",
     "connect_error",
     "is_link_failure",
     "open_rfc2217_port",
@@ -264,7 +265,22 @@ def connect_error(port: str, e: Exception) -> EspCabundleError:
         )
     if "autodetect" in text:
         return DeviceError(f"{port}: unsupported chip ({text.splitlines()[0]})")
-    return DeviceError(f"{port}: cannot connect ({text.splitlines()[0]})")
+    return DeviceError(f"{port}: cannot connect ({text.splitlines()[0]})", hint=bridge_hint(port))
+
+
+def bridge_hint(port: str) -> str | None:
+    """What a network port's connect failing in the middle of the handshake (answers out
+    of step, or the link closed) usually means, None for a local port: a bridge serves
+    one client at a time (esp_rfc2217_server accepts the next only once the first has
+    gone: srv.listen(1), then one accept() per client), so a second station on the same
+    URL fails so, not the cable."""
+    if url_scheme(port) not in ("socket", "rfc2217"):
+        return None
+    return (
+        "is another station or a serial monitor connected to this bridge? It serves one "
+        "client at a time: wait for that one to finish; else check the bridge and the "
+        "unit, then run the same command again"
+    )
 
 
 def is_link_failure(e: BaseException) -> bool:

@@ -36,6 +36,7 @@ from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, Message, Progress, ProgressCallback
 from .esptool_log import esptool_output
 from .ports import (
+    bridge_hint,
     connect_error,
     is_link_failure,
     open_rfc2217_port,
@@ -238,7 +239,9 @@ class SerialUnit(Flash):
                 if isinstance(e, FatalError):
                     raise connect_error(port, e) from e
                 if isinstance(e, (serial.SerialException, OSError)):
-                    raise DeviceError(f"{port}: link lost while connecting ({e})") from e
+                    raise DeviceError(
+                        f"{port}: link lost while connecting ({e})", hint=bridge_hint(port)
+                    ) from e
                 raise
 
             said: UnitInfo | None = None
