@@ -280,7 +280,8 @@ def _layout(node: Node, *, offset: int, flash_size: int) -> tuple[PartitionTable
     text): what is built from the board depends on that file too."""
     text = node.as_str()
     if text.strip() and "\n" not in text.strip() and "," not in text:
-        return _layout_file(node, text.strip(), offset=offset, flash_size=flash_size)
+        name = node.as_file_name().strip()
+        return _layout_file(node, name, offset=offset, flash_size=flash_size)
     try:
         table = PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source="csv")
         return table, ""

@@ -389,7 +389,8 @@ def parse_config(text: str, *, path: Path) -> Config:
         om = n.as_mapping(allowed_keys)
         if "path" in om and names_a_directory(om["path"].as_str()):
             raise _directory_path(om["path"], fmt)
-        out_path = Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
+        named = om["path"].as_file_name() if "path" in om else FORMATS[fmt].default_path
+        out_path = Path(named)
         implied = implied_format(out_path)
         if implied is not None and implied != fmt:
             raise om["path"].error(
@@ -424,5 +425,5 @@ def parse_config(text: str, *, path: Path) -> Config:
     present = {key for key in SECTIONS if key in m}
     parsers = _section_parsers(present)
     sections = {key: parsers[key](m[key]) for key in SECTIONS if key in present}
-    files = (base_dir / m["idf_filter"].as_str(),) if "idf_filter" in m else ()
+    files = (base_dir / m["idf_filter"].as_file_name(),) if "idf_filter" in m else ()
     return Config(path, spec, tuple(outputs), sections, files)

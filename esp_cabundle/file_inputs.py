@@ -59,6 +59,8 @@ def read_input(
             refuse_archive(data, source=STDIN, error=error)
         return data
     p = Path(path)
+    if "\x00" in str(p):  # a "\0" in a config's or board's path: os.stat raises ValueError
+        raise error(f"{what} name holds a NUL byte, which no file name can", path=str(p))
     try:
         if not devices and stat.S_ISCHR(os.stat(p).st_mode):
             raise error(

@@ -397,7 +397,7 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
             port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
             if port > 65535:
                 raise m["port"].error(f"port {port} is out of range 1-65535")
-            chain = base / m["chain"].as_str() if "chain" in m else None
+            chain = base / m["chain"].as_file_name() if "chain" in m else None
             if host is None and chain is None:
                 raise n.error("a target needs a 'host' or a saved 'chain'")
             device = None

@@ -96,6 +96,17 @@ class Node:
             )
         return self.value
 
+    def as_file_name(self) -> str:
+        """A string naming a file on this computer. A NUL (YAML's ``"\\0"`` escape) is
+        refused here, with its line: no file name holds one, and the OS calls that would
+        meet it later (realpath, open) raise ValueError, not an error of ours."""
+        text = self.as_str()
+        if "\x00" in text:
+            raise self.error(
+                "a file name cannot hold a NUL byte", hint="remove the \\0 from the name"
+            )
+        return text
+
     def as_int(self, *, minimum: int | None = None) -> int:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
             raise self._word_as_bool("an integer") or self.error(

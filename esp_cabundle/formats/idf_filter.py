@@ -69,7 +69,7 @@ _CONFIG_WORDS = PYTHON._replace(idf_filter="idf_filter:")
 def config_idf_filter(node: Node) -> frozenset[str]:
     """``idf_filter: path/to/cmn_crt_authorities.csv`` in cabundle.yaml (path relative to
     the config file): keep only the roots whose label the CSV lists."""
-    value = node.as_str()
+    value = node.as_file_name()
     p = Path(value)
     if not p.is_absolute():
         p = base_dir_of(Path(node.where)) / p
