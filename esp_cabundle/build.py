@@ -8,6 +8,7 @@ writes every output and the lock file, all or nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -352,7 +353,7 @@ def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
     if image is None or image.from_dir is None:
         return []
     found = [image.from_dir / name.lstrip("/") for name, _ in packed.files]
-    files = [p for p in found if p.is_file()]
+    files = [p for p in found if os.path.isfile(p)]
     # Every directory a packed file is in: a file added beside it changes that listing.
     dirs = {d: None for p in files for d in reversed(p.parents) if image.from_dir in d.parents}
     return [image.from_dir, *dirs, *files]
@@ -369,7 +370,7 @@ def _read_too(
         known = catalog.get(e.sha256) if e.source == "package" else None
         more += [known.data_file] if known is not None and known.data_file is not None else []
     files = [Path(f) for b in boards if b is not None for f in b.files]
-    more += [f for f in files if f.is_file()]
+    more += [f for f in files if os.path.isfile(f)]
     return tuple(dict.fromkeys([*read, *more]))
 
 
@@ -407,7 +408,7 @@ def _inputs(
         out += [("config", config.path)] if config.path is not None else []
         out += [("file named in the config", p) for p in config.files]
     for t, chain in _target_chains(config, targets):
-        if t.chain is not None or chain.exists():
+        if t.chain is not None or os.path.exists(chain):
             out.append((f"saved chain of target '{t.name}'", chain))
     return out
 
@@ -418,7 +419,7 @@ def _chain_dirs(config: Config | None, targets: Sequence[Target]) -> list[Path]:
     return [
         chain.parent
         for t, chain in _target_chains(config, targets)
-        if t.chain is None and not chain.exists() and chain.parent.is_dir()
+        if t.chain is None and not os.path.exists(chain) and os.path.isdir(chain.parent)
     ]
 
 
@@ -497,7 +498,7 @@ def write_build(
         hint = _LOCK_HINT.format(spelling.no_lock)
         refuse_special(result.lock_path, what="lock file", hint=hint)
     items: list[Output] = [*_items(result), *extra]
-    read_dirs = [p for p in result.inputs if p.is_dir()] if stamp else []
+    read_dirs = [p for p in result.inputs if os.path.isdir(p)] if stamp else []
     kept = write_all_atomic(items, read_dirs=read_dirs)
     paths = [item[0] for item in items]
     return WrittenOutputs(written=tuple(p for p in paths if p not in kept), unchanged=tuple(kept))

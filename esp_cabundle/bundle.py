@@ -9,6 +9,7 @@ which :func:`check_policies` judges (:mod:`.policies`, re-exported here); render
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -181,7 +182,9 @@ class BundleSpec:
         out = []
         for spec in (*self.roots, *self.excludes):
             p = Path(spec) if Path(spec).is_absolute() else self.base_dir / spec
-            if normalize_fingerprint(spec) is None and p.is_file():
+            # os.path.isfile: False for a name the OS refuses (a part over NAME_MAX is
+            # ENAMETOOLONG, which Path.is_file raises before Python 3.12); reading it says why.
+            if normalize_fingerprint(spec) is None and os.path.isfile(p):
                 out.append(p)
         return tuple(out)
 
@@ -267,12 +270,12 @@ def _root_file_or_entry(
     ``keyed``: a config's value (``spelling.root_file`` names its key, not a flag)."""
     if spec == STDIN:  # standard input elsewhere; no alias: its guesses misled
         dash = base_dir / spec
-        if not dash.is_file():
+        if not os.path.isfile(dash):
             raise CertificateError("no such certificate file", path=STDIN, hint=DASH_HINT)
         return dash
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
-        if path is not None and path.is_dir():
+        if path is not None and os.path.isdir(path):
             raise _names_a_directory(spec, path, None if excluded else spelling, keyed)
         if path is not None:
             return path

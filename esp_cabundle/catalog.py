@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -347,7 +348,7 @@ def _certifi_store() -> tuple[Path, str]:
         pkg = Path(spec.origin).parent
         pem = pkg / "cacert.pem"
         m = re.search(r'^__version__ = "([^"]+)"', _read_text(Path(spec.origin)), re.M)
-        if pem.is_file() and m:
+        if os.path.isfile(pem) and m:
             return pem, m.group(1)
     import certifi
 

@@ -201,12 +201,12 @@ def config_above(start: Path | None = None) -> Path | None:
     subdirectory (``src/``, ``build/``) does not read it, and says so rather than
     silently build or judge something else."""
     here = (start or Path.cwd()).absolute()
-    if (here / ".git").exists():
+    if os.path.exists(here / ".git"):
         return None
     for parent in here.parents:
-        if (parent / CONFIG_NAME).is_file():
+        if os.path.isfile(parent / CONFIG_NAME):
             return parent / CONFIG_NAME
-        if (parent / ".git").exists():
+        if os.path.exists(parent / ".git"):
             return None
     return None
 
@@ -220,7 +220,7 @@ def config_misnamed(start: Path | None = None) -> Path | None:
     does not read it, and a plain ``build`` beside it made the default preset's ca.pem
     and lock, never the roots it names; said rather than passed over."""
     p = (start or Path.cwd()) / _MISNAMED
-    return p if p.is_file() else None
+    return p if os.path.isfile(p) else None
 
 
 def not_read_hint(start: Path | None = None) -> str | None:

@@ -66,9 +66,9 @@ def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
     nobody looks. InputError when the directory does not exist, OutputError when a
     file stands where it should be; checked before any unit is touched."""
     folder = path.parent
-    if folder.is_dir():
+    if os.path.isdir(folder):
         return
-    if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+    if any(os.path.exists(p) and not os.path.isdir(p) for p in (folder, *folder.parents)):
         raise OutputError(
             f"{path}: cannot write the {what} (its directory is a file); no unit was touched",
             hint=hint,

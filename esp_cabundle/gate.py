@@ -401,7 +401,7 @@ def _describe_spec(spec: BundleSpec, resolution: Resolution) -> str:
     named: dict[object, str] = {}
     for r in spec.roots:
         path = Path(r) if Path(r).is_absolute() else spec.base_dir / r
-        named.setdefault(path.resolve() if path.is_file() else r, r)
+        named.setdefault(path.resolve() if os.path.isfile(path) else r, r)
     roots = list(named.values())
     if roots:
         shown = ", ".join(roots[:3]) + f" and {len(roots) - 3} more" * (len(roots) > 3)

@@ -470,12 +470,12 @@ def write_config(
     An existing file is refused (unchanged) unless ``force``.
     """
     p = Path(path)
-    if p.exists() and not force:
+    if os.path.exists(p) and not force:
         raise InputError(
             f"{p} already exists; nothing written",
             hint="pass --force to replace it, or -o to write another file",
         )
-    if p.is_dir():
+    if os.path.isdir(p):
         raise InputError(f"{p} is a directory", hint="give a file name with -o")
     refuse_build_file_name(p, choices.board)
     text, warnings = render_config(choices, today=today)

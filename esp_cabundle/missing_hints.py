@@ -50,12 +50,12 @@ def _not_found_here(p: Path) -> str:
     if p.is_absolute():
         where = (
             f"{p.parent} has no file {p.name}"
-            if p.parent.is_dir()
+            if os.path.isdir(p.parent)
             else (f"there is no directory {p.parent}")
         )
         return f"{where}; give the path of the file to read"
     folder = "" if p.parent == Path(".") else f"{p.parent}{os.sep}"
-    if folder and not (here / p.parent).is_dir():
+    if folder and not os.path.isdir(here / p.parent):
         return (
             f"a relative path is read from the working directory ({here}), which has no "
             f"{folder}; give the file's path from here, or an absolute one"

@@ -24,6 +24,7 @@ offline for want of its chain (:func:`unread_servers`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -127,7 +128,7 @@ def own_server_evidence(
                 "server may send a chain announced since"
             )
         save = f"; save what it sends today with: {save_chain_command(conn.host, path)}"
-        if path.is_file():
+        if os.path.isfile(path):
             dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
             try:
                 found = target_items([target], base, device=dev, live=False)

@@ -271,7 +271,7 @@ def parse_target(text: str, *, config: bool = True) -> Target:
     text = _target_text(text)  # None or bytes failed deep inside (lstat, re)
     if _names_chain_file(text) or os.path.isdir(text):
         p = expand_user(text)
-        if p.is_dir():  # 'chains' was dialled as a host name, 'chains/' read as a file
+        if os.path.isdir(p):  # 'chains' was dialled as a host name, 'chains/' read as a file
             # a folder named like a host (example.com): that server is given with its port
             host = (
                 f", or that server with its port ({text}:443)" if _HOST_NAME.fullmatch(text) else ""
@@ -320,7 +320,7 @@ def _target_text(value: object) -> str:
 def _file_in(folder: Path) -> str:
     """A chain file in ``folder`` to name in a hint: its first ``.pem``, else a pattern."""
     try:
-        pems = sorted(f.name for f in folder.iterdir() if f.suffix == ".pem" and f.is_file())
+        pems = sorted(f.name for f in folder.iterdir() if f.suffix == ".pem" and os.path.isfile(f))
     except OSError:
         pems = []
     return str(folder / (pems[0] if pems else "NAME.pem"))

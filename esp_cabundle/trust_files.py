@@ -6,6 +6,7 @@ bundle or a config's output into a :class:`~esp_cabundle.verify.TrustSet`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,7 +175,7 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> Def
         # a dangling link is found: reading it says so
         return DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
     outputs = _ca_outputs(config)
-    stray = pem.is_file() and not any(same_file(pem, out.path) for out in outputs)
+    stray = os.path.isfile(pem) and not any(same_file(pem, out.path) for out in outputs)
     notes = (
         (f"{pem} is not one of the config's outputs: not judged (judge it with {given} {pem})",)
         if stray

@@ -7,6 +7,7 @@ said, with the command that replaces the CA file instead."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,7 +86,7 @@ def _board_word(board: Board) -> str:
     """``board`` as --board takes it back: a shipped board's name (with the version, if
     one was typed), a board file's path."""
     source = Path(board.source) if board.source else None
-    if source is None or source.parent == boards_dir() or not source.is_file():
+    if source is None or source.parent == boards_dir() or not os.path.isfile(source):
         return board.full_name if board.version_given else board.name
     name = str(source)
     return f"./{name}" if name.startswith("-") else name

@@ -10,6 +10,7 @@ dump). Exit codes are left to --fail-on/--fail-within.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -265,7 +266,7 @@ def _fix(report: Report, board: Board) -> str:
         words = ["update-dump", report.source, "--board", name, "--preset", preset]
         words += ["-o", "new.bin"]
     line = f"esp-cabundle {shell_join(words)}"
-    if Path(CONFIG_NAME).exists():
+    if os.path.exists(CONFIG_NAME):
         line += (
             f" (run where no {CONFIG_NAME} is: the one here would add its roots, "
             "excludes and policies to the preset)"

@@ -5,6 +5,7 @@ named it below a usage banner, with no example of a value."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import stat
 from collections.abc import Sequence
@@ -529,7 +530,7 @@ def _board_fs(name: str | None) -> str | None:
     name, nor waits for one."""
     try:
         if not name or (
-            ("/" in name or name.endswith((".yaml", ".yml"))) and not Path(name).is_file()
+            ("/" in name or name.endswith((".yaml", ".yml"))) and not os.path.isfile(name)
         ):
             return None
         # deferred: boards and their YAML (~100 ms) load only for a line missing an option

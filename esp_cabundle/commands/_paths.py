@@ -235,7 +235,7 @@ def refuse_unsavable(path: Path, *, lost: str) -> None:
     folder = target.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent  # missing directories are made at the end
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         kind = file_kind(os.lstat(folder).st_mode)
         raise OutputError(
             f"{path}: cannot be saved: {folder} is {kind}, not a directory; {lost}",

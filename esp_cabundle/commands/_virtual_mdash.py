@@ -238,7 +238,7 @@ def _check_key_file(opts: RpcOptions) -> None:
             hint="name a file that does not exist, or leave --api-key-file out (a private "
             "temporary file is named on the first line)",
         )
-    if not path.parent.is_dir():
+    if not os.path.isdir(path.parent):
         raise InputError("no such directory to write the API key to", path=str(path.parent))
 
 

@@ -5,6 +5,7 @@ write is the one ``--save-fs`` names, once it stops."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,7 @@ def check_output(opts: RpcOptions, ids: tuple[str, ...]) -> None:
         outputs.append(("--api-key-file", opts.api_key_file))
     refuse_clobbering(outputs, inputs)
     parent = opts.save_fs.parent
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise InputError("no such directory to write the file system to", path=str(parent))
 
 

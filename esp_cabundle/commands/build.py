@@ -440,7 +440,7 @@ def _last_depfile(path: Path) -> bool:
     it is left out of the image as the outputs are. Any other file there is packed, and
     so refused as a file the build reads."""
     try:
-        small = path.is_file() and path.stat().st_size <= MAX_DEPFILE
+        small = os.path.isfile(path) and path.stat().st_size <= MAX_DEPFILE
         return small and is_depfile(path.read_bytes())
     except OSError:
         return False

@@ -12,6 +12,7 @@ and pass it through :func:`esp_cabundle.gate.gate_ca` with the same policy flags
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -287,7 +288,7 @@ class CaOptions:
         out = [("CA file", self.bundle_file)] if self.bundle_file is not None else []
         config = self.config_path or find_config()
         out += [("config", config)] if config is not None else []
-        out += [("root file", Path(r)) for r in (*self.roots, *self.excludes) if Path(r).is_file()]
+        out += [("root file", Path(r)) for r in (*self.roots, *self.excludes) if os.path.isfile(r)]
         out += board.read_files() if board is not None else []
         return out
 

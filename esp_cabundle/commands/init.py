@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -127,7 +128,7 @@ def init(
         )
     # A config named as its lock: refused before "already exists" (--force would not help)
     refuse_build_file_name(output, None, outputs=False)
-    if output.exists() and not force:  # before asking anything
+    if os.path.exists(output) and not force:  # before asking anything
         raise InputError(
             f"{output} already exists; nothing written",
             hint="pass --force to replace it, or -o to write another file",

@@ -314,7 +314,8 @@ def _missing_hint(
     gate on the roots its config resolves to, piped. Else :func:`no_input_hint`: the
     default preset's build knows nothing of the project."""
     p = Path(path)
-    config_path = _config_of(path) if not p.exists() else None
+    # os.path.exists: Path.exists raises on a name too long for the OS (before 3.12).
+    config_path = _config_of(path) if not os.path.exists(p) else None
     if config_path is None:
         return no_input_hint(p)
     try:
@@ -357,9 +358,9 @@ def _config_of(source: str) -> Path | None:
     (a hint's lookup): the line's build says what is wrong with it."""
     here = Path(CONFIG_NAME)
     beside = Path(source).parent / CONFIG_NAME if source != "-" else here
-    if beside.is_file() and not (here.is_file() and same_file(beside, here)):
+    if os.path.isfile(beside) and not (os.path.isfile(here) and same_file(beside, here)):
         return beside
-    return here if here.is_file() else None
+    return here if os.path.isfile(here) else None
 
 
 def _with_findings(r: Report) -> Iterator[Report]:

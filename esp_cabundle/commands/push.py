@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -571,7 +572,7 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
     """
     if as_json and as_csv:
         raise InputError("give --json or --csv, not both: stdout carries one of them")
-    if not ledger_path.is_file():
+    if not os.path.isfile(ledger_path):
         given = click.get_current_context().get_parameter_source("ledger_path")
         raise InputError(
             f"no campaign ledger at {ledger_path}",

@@ -194,7 +194,7 @@ def _put_hint(
         gate = _not_carried(words, "fs put gates")
         return f"edit the CA file in the image itself: {put}{gate}; {read}"
     made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
-    lock = ["--no-lock"] if Path(LOCK_NAME).exists() else []  # a project's pins stay
+    lock = ["--no-lock"] if os.path.exists(LOCK_NAME) else []  # a project's pins stay
     build = f"esp-cabundle {shell_join(['build', *made, *lock, '-o', source])}"
     gate = _not_carried(words, "build and fs put gate")
     return f"edit the CA file in the image itself: {build}, then {put}{gate}; {read}"

@@ -443,7 +443,7 @@ class Journal:
     def entries(self, mac: str) -> list[JournalEntry]:
         """Every saved update of this unit, oldest first."""
         folder = self._unit_dir(mac)
-        if not folder.is_dir():
+        if not os.path.isdir(folder):
             return []
         out = [self._read(path) for path in sorted(folder.glob("*.json"))]
         return sorted(out, key=lambda e: e.created)
@@ -453,15 +453,15 @@ class Journal:
         readable entries (each an InputError naming it), for listing and pruning."""
         found: list[JournalEntry] = []
         problems: list[InputError] = []
-        if not self.directory.is_dir():
+        if not os.path.isdir(self.directory):
             return found, problems
         for folder in sorted(self.directory.iterdir()):
-            if folder.is_symlink() and folder.is_dir():
+            if folder.is_symlink() and os.path.isdir(folder):
                 # never followed: prune deleted the files of the folder it names, outside
                 # the journal, and then failed on the link
                 problems.append(_linked_folder(folder))
                 continue
-            for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            for path in sorted(folder.glob("*.json")) if os.path.isdir(folder) else ():
                 try:
                     found.append(self._read(path))
                 except InputError as e:
@@ -554,7 +554,7 @@ def _private_dirs(folder: Path) -> None:
     directory, and a 0700 unit folder is enough to keep its files from others."""
     missing = []
     p = folder
-    while not p.exists() and p != p.parent:
+    while not os.path.exists(p) and p != p.parent:
         missing.append(p)
         p = p.parent
     for p in reversed(missing):

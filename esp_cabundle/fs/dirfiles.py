@@ -235,7 +235,7 @@ def collect_dir_files(
     packing it would make the image depend on which run came before.
     """
     root = Path(directory)
-    if not root.is_dir():
+    if not os.path.isdir(root):
         raise InputError("not a directory", path=str(root))
     real_root = os.path.realpath(root)
     walk = _Walk(root, real_root, follow_symlinks, output, tuple(others))

@@ -146,7 +146,7 @@ def not_a_ledger_hint(p: Path, *, reading: bool = False) -> str:
     if not reading:
         return NOT_A_LEDGER_HINT
     near = p.parent / DEFAULT_LEDGER
-    if near.is_file() and near.resolve() != p.resolve():
+    if os.path.isfile(near) and near.resolve() != p.resolve():
         return (
             f"give --ledger the ledger a campaign wrote, e.g. --ledger "
             f"{shell_word(str(near))} (the one a push run there wrote)"
@@ -178,7 +178,7 @@ def open_proven(
     db = _connect(p, "immutable=1")
     try:
         problem = ledger_problem(db, tables)
-        if problem in (None, _NO_TABLES) and side(p, "-wal").exists():
+        if problem in (None, _NO_TABLES) and os.path.exists(side(p, "-wal")):
             db.close()
             db = _connect(p, "mode=ro")
             problem = ledger_problem(db, tables)
@@ -214,7 +214,7 @@ def being_made(p: Path) -> bool:
     in WAL mode, so a -journal beside it is a new ledger's first commit under way, if
     a writer holds the file's lock. A -journal a crashed process left (no writer) made
     every refusal of ``p`` wait the whole ``_MADE_WAIT`` first."""
-    return side(p, "-journal").exists() and _writer_holds(p)
+    return os.path.exists(side(p, "-journal")) and _writer_holds(p)
 
 
 # SQLite's unix lock bytes (os_unix.c): a writer holds RESERVED_BYTE write-locked from
@@ -283,6 +283,6 @@ def damaged(p: Path, db: sqlite3.Connection) -> str | None:
 def narrow_side_files(p: Path) -> None:
     for suffix in ("-wal", "-shm"):
         path = side(p, suffix)
-        if path.exists():
+        if os.path.exists(path):
             with contextlib.suppress(OSError):  # another user's ledger: leave its files be
                 os.chmod(path, 0o600)

@@ -38,9 +38,9 @@ def open_ledger(p: Path, *, readonly: bool) -> tuple[sqlite3.Connection, dict[st
     checked when opened. An existing file is first proven to be a campaign ledger
     without writing a byte (nor creating a side file), so another SQLite database given
     by mistake is refused unchanged. ``readonly`` never writes at all."""
-    if p.exists() and not p.is_file():
+    if os.path.exists(p) and not os.path.isfile(p):
         raise InputError(f"{p} is not a file", hint="give --ledger a file path")
-    existing = p.is_file() and p.stat().st_size > 0
+    existing = os.path.isfile(p) and p.stat().st_size > 0
     if existing:
         # One read-only connection proves the file and reads its facts, refused
         # before a byte is written; read only, it is the connection kept.
@@ -106,10 +106,10 @@ def check_ledger(
     makes it its own. Without ``ca_sha256`` (the CA not judged yet) all but another
     campaign's: a run refuses a wrong path before it judges the CA."""
     p = Path(path)
-    if p.exists() and not p.is_file():
+    if os.path.exists(p) and not os.path.isfile(p):
         raise InputError(f"{p} is not a file", hint="give --ledger a file path")
     refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
-    if not p.is_file() or p.stat().st_size == 0:
+    if not os.path.isfile(p) or p.stat().st_size == 0:
         return
     proven, rows = open_proven(p, TABLES)
     try:

@@ -19,6 +19,7 @@ change, and a ledger written by an older release reads as before.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -462,7 +463,7 @@ def read_consistently(p: Path, read: Callable[[Ledger], _T], *, tries: int = 3) 
 
     def stamp() -> tuple[int, int, bool]:
         st = real.stat()
-        return st.st_size, st.st_mtime_ns, side(p, "-wal").exists()
+        return st.st_size, st.st_mtime_ns, os.path.exists(side(p, "-wal"))
 
     for attempt in range(tries):
         before = stamp()
