@@ -120,7 +120,7 @@ class Certificate:
         # TypeError: cryptography's NameAttribute on a type its OID cannot have (fuzzed)
         except (ValueError, TypeError, x509.InvalidVersion) as e:
             raise CertificateError(f"not a valid X.509 certificate ({_parse_reason(e)})") from e
-        _X509[result.sha256] = cert
+        _keep_x509(result.sha256, cert)
         return result
 
     @classmethod
@@ -241,7 +241,7 @@ class Certificate:
         cert = _X509.get(self.sha256)
         if cert is None:
             cert = _load_x509(self.der, label=self.label)
-            _X509[self.sha256] = cert
+            _keep_x509(self.sha256, cert)
         return cert
 
     def pem(self) -> str:
@@ -373,12 +373,21 @@ def _parse_reason(e: Exception) -> str:
 
 
 # Parsed cryptography objects by SHA-256; certificates themselves stay plain values.
+# Bounded as _PARSED is: unbounded, it kept every certificate a process ever read (a
+# local fuzz campaign's resident memory grew ~1.3 KB a distinct certificate, forever).
 _X509: dict[str, x509.Certificate] = {}
 # Certificates read before, by SHA-256: the gate reads its own rendered ca.pem back, so
 # every certificate is met twice. Frozen values; bounded so a long-lived process cannot
 # grow it without end.
 _PARSED: dict[str, Certificate] = {}
 _PARSED_MAX = 4096
+
+
+def _keep_x509(sha256: str, cert: x509.Certificate) -> None:
+    """Remember ``cert`` for :meth:`Certificate.x509`, within :data:`_PARSED_MAX`."""
+    if len(_X509) >= _PARSED_MAX:
+        _X509.clear()
+    _X509[sha256] = cert
 
 
 def certificate_once(sha256: str, make: Callable[[], Certificate]) -> Certificate:

@@ -372,3 +372,20 @@ def test_a_line_end_after_der_is_not_corruption() -> None:
     assert [c.der for c in load_certificates(a.der + b"\r\n  \n", source="ca.der")] == [a.der]
     with pytest.raises(CertificateError, match="corrupt DER"):
         load_certificates(a.der + b"\nxx", source="ca.der")
+
+
+def test_the_parsed_object_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process reading many distinct certificates keeps at most
+    ``_PARSED_MAX`` of cryptography's objects: the cache of them was unbounded (a local
+    fuzz campaign's memory grew with every certificate read, without end)."""
+    from esp_cabundle import certificate
+
+    monkeypatch.setattr(certificate, "_PARSED_MAX", 8)
+    monkeypatch.setattr(certificate, "_X509", {})
+    monkeypatch.setattr(certificate, "_PARSED", {})
+    der = load_certificates((LE / "isrgrootx1.pem").read_bytes())[0].der
+    # Distinct certificates: the signature's last byte changed (parsing checks no signature).
+    certs = [Certificate.from_der(der[:-1] + bytes([i])) for i in range(30)]
+    assert len({c.sha256 for c in certs}) == 30
+    assert [c.x509.serial_number for c in certs[:3]]  # reparsed when forgotten
+    assert 0 < len(certificate._X509) <= 8
