@@ -487,3 +487,38 @@ def test_a_password_without_a_user_name_is_refused_not_dropped(in_tmp: Path) -> 
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "pw"]
     with pytest.raises(InputError, match="no user name"):
         MqttTransport(MqttUrl(False, "127.0.0.1", 1, password="pw-7"), ["dev1"])
+
+
+def test_an_mdash_url_with_a_port_is_judged_on_that_port() -> None:
+    """The gate's mDash server was the URL's host alone: ``https://HOST:8443/api/v2`` was
+    judged as HOST:443 (another server, or none), and ``HTTPS://`` was not judged at all,
+    though the link dials both over TLS. mdash.net's own URL keeps its target as it was."""
+    from esp_cabundle.commands._push_links import server_targets
+
+    def target(url: str) -> tuple[str, str, int]:
+        (t,) = server_targets({"servers": (), "mdash_url": url}, None)
+        return t.name, t.host, t.port
+
+    assert target("https://mdash.example:8443/api/v2") == (
+        "mdash.example:8443",
+        "mdash.example",
+        8443,
+    )
+    assert target("HTTPS://[::1]:8443/api/v2") == ("[::1]:8443", "::1", 8443)
+    for url in ("https://mdash.net/api/v2", "https://mdash.net:443/api/v2"):
+        assert target(url) == ("mdash.net", "mdash.net", 443), url
+    assert server_targets({"servers": (), "mdash_url": "http://mdash.example/api"}, None) == []
+
+
+def test_push_over_an_mdash_url_with_a_port_checks_that_port(
+    in_tmp: Path, refused_port: int
+) -> None:
+    """The CLI's gate, offline (no chain saved): it names and dials HOST:PORT, never
+    HOST:443, and asks for the chain saved under that port's name."""
+    write_ca(in_tmp)
+    url = f"https://127.0.0.1:{refused_port}/api/v2"
+    code, out = invoke("push", "--board", "mdash-arduino", "--bundle", "ca.pem", "--mdash", url,
+                       env={"MDASH_API_KEY": KEY})  # fmt: skip
+    assert code == 3, out
+    assert f"target '127.0.0.1:{refused_port}' has no saved chain" in out, out
+    assert f"chains/127.0.0.1_{refused_port}.pem" in out and "127.0.0.1:443" not in out, out

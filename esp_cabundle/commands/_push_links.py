@@ -586,8 +586,10 @@ def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]
     specs = list(opts["servers"])
     typed = bool(specs)  # HOST[:PORT] as typed: a path or a space refused, not dialled
     if not specs:
-        if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
-            specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
+        mdash = _split_mdash(opts["mdash_url"]) if opts["mdash_url"] else None
+        if mdash is not None and mdash.scheme == "https":  # HTTPS:// too (urlsplit lowers it)
+            host = mdash.hostname or ""  # and its port: HOST:8443 was judged as HOST:443
+            specs.append(host_port(host, mdash.port) if mdash.port else host)
         if broker is not None and broker.tls:
             specs.append(host_port(broker.host, broker.port))
     out = []
