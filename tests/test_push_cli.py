@@ -341,7 +341,7 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
 @pytest.mark.parametrize(
     ("extra", "env", "said"),
     [
-        (["--mdash", "URL", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
+        (["--mdash", "https://127.0.0.1:9/api/v2", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
         (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
         (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "empty"], {}, "not a CA file"),
         (["--mdash", "URL"], {"MDASH_API_KEY": None}, "--mdash needs the API key"),
@@ -500,3 +500,25 @@ def test_a_secret_file_for_a_link_not_asked_for_is_refused(mdash: Any, in_tmp: P
         assert "CA:" not in out and "s3cret-8" not in out, out
     assert all(u.calls == [] for u in units)
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "secret"]
+
+
+def test_a_tls_ca_for_a_run_with_no_tls_link_is_refused(mdash: Any, in_tmp: Path) -> None:
+    """``--tls-ca`` with a plain mqtt:// broker, an http:// mDash or http:// units: no
+    link reads it, and it was ignored unsaid (the owner meant the link verified), as a
+    secret's file for a link not asked for was. Refused now (exit 2), nothing asked, the
+    hint naming the TLS form of the link given."""
+    s, units = mdash
+    write_ca(in_tmp)
+    for link, board, over in (
+        (["--mqtt", "mqtt://127.0.0.1:9", "--device", "a"], "mongoose-os-esp32", "mqtts://"),
+        (["--mdash", s.url], "mdash-arduino", "--mdash https://"),
+        (["--rpc", "http://127.0.0.1:9/rpc", "--rpc", "ws://127.0.0.1:9/rpc"],
+         "mongoose-os-esp32", "wss://"),
+    ):  # fmt: skip
+        code, out = invoke("push", *link, "--board", board, "--bundle", "ca.pem",
+                           "--tls-ca", "ca.pem")  # fmt: skip
+        said = " ".join(out.split())
+        assert code == 2 and "--tls-ca only applies to a link over TLS" in said, out
+        assert over in said and "or leave --tls-ca out" in said and "CA:" not in out, out
+    assert all(u.calls == [] for u in units)
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]

@@ -26,7 +26,7 @@ from ..file_kinds import shell_word
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..own_servers import is_own_server, own_server_evidence, unread_servers
-from ..push.http import LanTransport, checked_rpc_urls, tls_context
+from ..push.http import LanTransport, checked_rpc_urls
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
@@ -37,6 +37,7 @@ from ..spelling import set_to
 from ..targets import parse_server, target_label
 from ..text import printable
 from ..ui import warn
+from ._push_tls import checked_tls_ca
 from ._usage import (
     example_line,
     replaced_option,
@@ -223,46 +224,6 @@ def _split_mdash(url: str) -> SplitResult:
     return split_url(url, "--mdash", example="https://mdash.net/api/v2")
 
 
-def _tls_ca(path: Path | None, broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str | None:
-    """``--tls-ca``, checked before any link opens: read as every input is (a missing
-    file, a loop, a FIFO or an empty file named as such), then loaded as TLS will. A
-    missing one is told what it is and where to get it, for the host typed."""
-    if path is None:
-        return None
-    if not read_input(
-        path,
-        what="CA file",
-        regular_only=True,
-        hint=_tls_ca_hint(broker, rpc_urls),
-        certificates=True,
-    ):
-        raise InputError("empty file, not a CA file", path=str(path))
-    tls_context(str(path), spelling=CLI_SPELLING)
-    return str(path)
-
-
-def _tls_ca_hint(broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str:
-    """What --tls-ca is and how to get it: ``chains show -o`` saves the chain as the
-    server sends it, which rarely holds the root, so the root is named by its issuer."""
-    what, host, also = "broker", "BROKER:8883", " (mosquitto's cafile)"
-    if broker is not None:
-        host = host_port(broker.host, broker.port)
-    else:
-        tls = [u for u in map(urlsplit, rpc_urls) if u.scheme in ("https", "wss") and u.hostname]
-        if tls:
-            what, also, host = (
-                "server",
-                "",
-                host_port(*parse_host_port(tls[0].netloc.rpartition("@")[2])),
-            )
-    return (
-        f"--tls-ca is the CA that signed the {what}'s certificate{also}: get "
-        f"it from the {what}'s admin, or see what the {what} sends: esp-cabundle chains show "
-        f"--host {shell_word(host)} -o {what}-chain.pem (the chain as sent, seldom with its root: "
-        "--tls-ca wants the root its last certificate names as issuer)"
-    )
-
-
 # How the library's refusal of a broker URL's query begins its hint (push/mqtt.py).
 _WITHOUT_PART = "give it without that part: "
 
@@ -377,7 +338,7 @@ def refuse_before_gate(
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
-    ca_file = _tls_ca(opts["tls_ca"], broker, opts["rpc_urls"] or ())
+    ca_file = checked_tls_ca(opts["tls_ca"], broker, opts["mdash_url"], opts["rpc_urls"] or ())
     key = None
     if opts["mdash_url"]:
         key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)

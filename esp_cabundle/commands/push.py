@@ -123,7 +123,7 @@ def _ledger_option(f: Any) -> Any:
     "--tls-ca",
     "tls_ca",
     help="Verify the broker or server (mqtts://, https://, wss://) with this CA file "
-    "instead of the system's roots.",
+    "instead of the system's roots (refused when no link of the run uses TLS).",
 )
 @click.option(
     "--device",
