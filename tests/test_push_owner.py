@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -368,18 +369,22 @@ def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path)
 # --- frame size (item 8) ---------------------------------------------------------------
 
 
+def _one_root() -> bytes:
+    """One root (ISRG Root X1, which mdash.net's chain needs): at the smallest frame the
+    file goes in very many calls, so the smaller the file, the quicker the test."""
+    from esp_cabundle.bundle import BundleSpec
+    from esp_cabundle.dates import now
+    from esp_cabundle.gate import CaSource, gate_ca
+
+    return gate_ca(CaSource.build(BundleSpec(roots=("isrg-root-x1",))), at=now()).pem
+
+
 def test_a_frame_size_too_small_is_refused_up_front(stand_in: Any, tmp_path: Path) -> None:
     """The room a frame needs grows with the unit's id (it is in every answer); 256
     bytes leave none for a unit with a long id."""
     unit = mdash_unit("unit-" + "0123456789" * 6)
     s = stand_in([unit])
-    # One root (ISRG Root X1, which mdash.net's chain needs): at the smallest frame the
-    # file goes in very many calls, so the smaller the file, the quicker the test.
-    from esp_cabundle.bundle import BundleSpec
-    from esp_cabundle.dates import now
-    from esp_cabundle.gate import CaSource, gate_ca
-
-    ca = gate_ca(CaSource.build(BundleSpec(roots=("isrg-root-x1",))), at=now()).pem
+    ca = _one_root()
     (tmp_path / "ca.pem").write_bytes(ca)
     code, out = push(tmp_path, "--mdash", s.url, "--frame-size", "256")
     assert code == 2 and "--frame-size 256 leaves no room" in out, out
@@ -394,11 +399,37 @@ def test_a_frame_size_too_small_is_refused_up_front(stand_in: Any, tmp_path: Pat
     assert_updated(unit, ca)
 
 
+def test_a_frame_size_refused_names_one_that_is_taken(stand_in: Any, tmp_path: Path) -> None:
+    """``--frame-size 100`` was refused by the option's bound with the hint 256, which the
+    unit's check then refused (257 the least for its id): the hint failed when pasted.
+    The bound is now the file data alone (LEAST_FRAME_BUDGET), so the check that knows
+    the unit's id refuses 100 and names the size that works; under the bound, the hint's
+    value passes the option's check and reaches that one."""
+    from esp_cabundle.push.files import LEAST_FRAME_BUDGET
+
+    unit = mdash_unit("unit-" + "0123456789" * 6)
+    s = stand_in([unit])
+    (tmp_path / "ca.pem").write_bytes(_one_root())  # few frames at the smallest size
+    code, out = push(tmp_path, "--mdash", s.url, "--frame-size", "100")
+    assert code == 2 and "bad --frame-size" not in out, out
+    hint = re.search(r"hint: give --frame-size (\d+) or more", out)
+    assert hint is not None and unit.calls == [], out
+    code, out = push(tmp_path, "--mdash", s.url, "--frame-size", hint[1])
+    assert code == 0, out  # the hint followed: taken, and the unit updated with it
+    code, out = push(tmp_path, "--mdash", s.url, "--frame-size", str(LEAST_FRAME_BUDGET - 1))
+    taken = re.search(r"e\.g\. esp-cabundle push .*--frame-size (\d+)", " ".join(out.split()))
+    assert code == 2 and taken is not None and int(taken[1]) == LEAST_FRAME_BUDGET, out
+    code, out = push(tmp_path, "--mdash", s.url, "--frame-size", taken[1], "--dry-run")
+    assert code == 2 and "bad --frame-size" not in out and "leaves no room" in out, out
+
+
 def test_frame_size_help_says_the_envelope_sets_the_minimum() -> None:
-    """Help shows a lower bound of 256 but the real one depends on the device id: the
-    help says so, so a refused 256 is no surprise."""
+    """Help shows the least the option takes, but the real one depends on the device id:
+    the help says so, so a refused size over that least is no surprise."""
+    from esp_cabundle.push.files import LEAST_FRAME_BUDGET
+
     out = " ".join(CliRunner().invoke(cli, ["push", "--help"], terminal_width=200).output.split())
-    assert "[256<=x<=1048576]" in out
+    assert f"[{LEAST_FRAME_BUDGET}<=x<=1048576]" in out
     assert "also holds the request's envelope" in out and "depends on the device id" in out
 
 

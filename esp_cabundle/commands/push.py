@@ -14,7 +14,7 @@ from click.core import ParameterSource
 from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
-from ..push.files import UnitFiles
+from ..push.files import LEAST_FRAME_BUDGET, UnitFiles
 from ..push.ledger import DEFAULT_LEDGER, AnotherCampaign, Ledger, check_ledger
 from ..push.ledger_status import campaign_finished, read_status
 from ..push.mqtt import MqttTransport
@@ -165,12 +165,15 @@ def _ledger_option(f: Any) -> Any:
 @timeout_option("each answer", maximum=600)
 @click.option(
     "--frame-size",
-    type=Whole(256, 1 << 20, what="a number of bytes"),
+    # The bound is the file data alone: the envelope's share is the units' (their ids),
+    # judged once they are listed (_check_frame_size), whose refusal names a size that
+    # works; a fixed 256 here sent --frame-size 100 to 256, which a unit then refused.
+    type=Whole(LEAST_FRAME_BUDGET, 1 << 20, what="a number of bytes"),
     metavar="BYTES",
     help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise). Each frame "
     "also holds the request's envelope (method, file name, the unit's id, over MQTT the "
-    "reply topic), so the smallest that works depends on the device id and is often more "
-    "than 256; one too small is refused, naming that minimum, before any unit is touched.",
+    "reply topic), so the smallest that works depends on the device id (over 200); one "
+    "too small is refused, naming that minimum, before any unit is touched.",
 )
 @click.option(
     "--in-place",

@@ -39,7 +39,14 @@ from ..errors import UnitRpcError
 from ..spelling import PYTHON, Spelling
 from .rpc import RpcChannel, request_frame
 
-__all__ = ["INFO_METHOD", "MAX_FILE_BYTES", "UnitFiles", "UnitInfo", "device_name"]
+__all__ = [
+    "INFO_METHOD",
+    "LEAST_FRAME_BUDGET",
+    "MAX_FILE_BYTES",
+    "UnitFiles",
+    "UnitInfo",
+    "device_name",
+]
 
 # What :meth:`UnitFiles.info` calls: a campaign's first call to each unit.
 INFO_METHOD = "Sys.GetInfo"
@@ -47,6 +54,9 @@ INFO_METHOD = "Sys.GetInfo"
 # A CA file is a few KiB; refuse to read more than this from a unit (bounded memory).
 MAX_FILE_BYTES = 1 << 20
 _MIN_CHUNK = 48
+# The least frame budget of all: the base64 of the smallest chunk, before any envelope
+# (method, file name, the unit's id), which :meth:`UnitFiles.min_budget` adds per unit.
+LEAST_FRAME_BUDGET = 4 * -(-_MIN_CHUNK // 3)
 # Answer-frame bytes beside the data: {"id":..,"src":..,"dst":..,"result":{"filename":..,
 # "offset":..,"left":..,"data":""}} with generous room for ids and numbers.
 _ANSWER_OVERHEAD = 128
@@ -150,7 +160,6 @@ class UnitFiles:
         """The smallest frame budget that carries a frame of file data both ways for
         ``name`` on this unit (what :meth:`put_chunk_size` and :meth:`get_chunk_size`
         need)."""
-        data = 4 * -(-_MIN_CHUNK // 3)  # base64 of the smallest chunk
         empty = request_frame(
             1 << 40,
             "FS.Put",
@@ -159,7 +168,7 @@ class UnitFiles:
             src=self.channel.src,
         )
         fixed = _ANSWER_OVERHEAD + len(name) + 2 * len(self.unit_id) + len(self.channel.src or "")
-        return max(len(empty), fixed) + data
+        return max(len(empty), fixed) + LEAST_FRAME_BUDGET
 
     def _chunk(self, room: int) -> int:
         n = (room // 4) * 3
