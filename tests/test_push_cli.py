@@ -522,3 +522,26 @@ def test_a_tls_ca_for_a_run_with_no_tls_link_is_refused(mdash: Any, in_tmp: Path
         assert over in said and "or leave --tls-ca out" in said and "CA:" not in out, out
     assert all(u.calls == [] for u in units)
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_a_dry_run_with_watch_says_it_makes_one_pass(mdash: Any, in_tmp: Path) -> None:
+    """``push --dry-run --watch`` made its one pass and said nothing of --watch: whether
+    it had watched (or would) was left to guess. The preview is one pass, as ever (the
+    same line with --dry-run added previews the real run), and its notes say a dry run
+    does not watch and what the run without --dry-run would do; the JSON carries it."""
+    s, units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1",
+            "--bundle", "ca.pem", "--dry-run", "--watch", "--poll", "5"]  # fmt: skip
+    code, out = invoke(*base)
+    said = " ".join(out.split())
+    assert code == 0 and "--watch: a dry run makes one pass and does not watch" in said, out
+    assert "(without --dry-run: a pass every 5 s until every unit is done, or" in said, out
+    code, out = invoke(*base, "--until", "2099-01-01", "--json")
+    notes = json.loads(out)["notes"]
+    assert code == 0 and any("does not watch" in n and "2099-01-01" in n for n in notes), notes
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]  # no ledger: a dry run
+    assert units[0].calls and not [c for c in units[0].calls if c.method != "FS.Get"
+                                   and not c.method.startswith("Sys.")]  # fmt: skip
+    code, out = invoke(*base[:-3])  # without --watch: no such note
+    assert code == 0 and "does not watch" not in out, out

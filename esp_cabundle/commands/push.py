@@ -398,17 +398,18 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         ctx.exit(code)
 
 
-def _watch_plan(until: datetime | None, poll: float) -> str:
-    """What --watch will do and when it stops, said before it starts: it may run for days."""
+def _watch_plan(until: datetime | None, poll: float, *, dry: bool = False) -> str:
+    """What --watch will do and when it stops, said before it starts: it may run for days;
+    ``dry``: a dry run's note that it made its one pass only (it did so unsaid)."""
     end = (
         f"{until_words(until)}, as --until says"
         if until is not None
         else "until the day the units' current CA stops working, if a pass learns one"
     )
-    return (
-        f"Watching: a pass every {poll:g} s until every unit is done, or {end}; "
-        "Ctrl-C stops it (units in hand are finished first)"
-    )
+    span = f"a pass every {poll:g} s until every unit is done, or {end}"
+    if dry:
+        return f"--watch: a dry run makes one pass and does not watch (without --dry-run: {span})"
+    return f"Watching: {span}; Ctrl-C stops it (units in hand are finished first)"
 
 
 def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> None:
@@ -533,7 +534,8 @@ def _dry_run(
         rows = survey(transports, push_file, options, progress=bar.event)
     notes = dict.fromkeys(n for t in transports for n in t.notes())  # as a run keeps them
     refused = bool(ledger_notes)  # exit 2 as the real run would, after the preview
-    notes_all = [*ledger_notes, *notes]
+    watch = [_watch_plan(options.until, opts["poll"], dry=True)] if opts["watch"] else []
+    notes_all = [*ledger_notes, *watch, *notes]
     render_dry_run(rows, push_file, opts, notes=notes_all, said=said, refused=refused,
                    judged_against=options.judged_against)  # fmt: skip
     if opts["quiet"] and not opts["as_json"]:
