@@ -96,6 +96,8 @@ def change_dict(change: PartitionChange) -> dict[str, Any]:
         "bytes": len(change.writes) * 4096,
         "power_safe": change.power_safe,
         "order": change.order,
+        "unsafe_cuts": change.unsafe_cuts,
+        "warning": change.cut_warning,
         "kept_files": [f.path for f in change.files],
         "bytes_read": change.bytes_read,
     }

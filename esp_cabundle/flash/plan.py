@@ -43,7 +43,7 @@ from ..fs.verify import Expected, mount_problems
 from ..limits import human_size
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
-from ..text import sized_repr
+from ..text import plural, sized_repr
 from .base import ProgressCallback, say, step
 from .plan_checks import (
     _mount_failure,
@@ -126,6 +126,7 @@ class PartitionChange:
     writes: tuple[SectorWrite, ...] = ()
     power_safe: bool = False
     order: str = ""
+    unsafe_cuts: int = 0  # points between two writes where a cut may not mount
     facts: tuple[tuple[str, str | int], ...] = ()  # the format, which the update keeps
     skipped: str | None = None
     bytes_read: int = 0
@@ -135,6 +136,29 @@ class PartitionChange:
     def sectors(self) -> tuple[int, ...]:
         """Sector addresses written, ascending."""
         return tuple(sorted(w.offset for w in self.writes))
+
+    @property
+    def cut_warning(self) -> str | None:
+        """What a technician must know before the first write when cuts at
+        ``unsafe_cuts`` points may leave the partition unmountable (the order says it
+        too, but only --verbose and --json show the order): how many, and to keep the
+        unit powered and in its bootloader until the update, its rerun or a restore
+        finishes. None when every cut point mounts."""
+        n, total = self.unsafe_cuts, len(self.writes)
+        if not n:
+            return None
+        where = (
+            f"a cut between any two of its {total} sector writes"
+            if n >= total - 1
+            else f"a cut at {n} of the {plural(total - 1, 'point')} between its {total} "
+            "sector writes"
+        )
+        return (
+            f"partition '{self.partition.name}' is nearly full: its update needs garbage "
+            f"collection, and {where} may leave a partition that does not mount; keep the "
+            "unit powered and in its bootloader until this update finishes (cut off: until "
+            "the rerun finishes it from the journal, or restore puts the old CA file back)"
+        )
 
     @property
     def up_to_date(self) -> bool:
@@ -276,6 +300,8 @@ def plan_ca_update(
             f"read {human_size(read)}",
         )
         changes.append(replace(change, bytes_read=read))
+        if change.cut_warning is not None:  # said before any write, with or without -v
+            say(progress, change.cut_warning, "warning")
         note = _note(p, change.skipped)
         if note:
             notes.append(note)
@@ -346,6 +372,7 @@ def _plan_partition(
         writes=planned.writes,
         power_safe=planned.power_safe,
         order=planned.order,
+        unsafe_cuts=planned.unsafe_cuts,
         facts=tuple(edit.facts.items()),
         roots=roots(old),
     )

@@ -33,12 +33,16 @@ class FileReplacement:
 
     ``power_safe``: a cut between or inside any of the writes leaves a file system that
     mounts with the old or the new file whole and every other file intact. Otherwise
-    ``order`` says what a cut can leave (the journal is then the safeguard).
+    ``order`` says what a cut can leave (the journal is then the safeguard), and
+    ``unsafe_cuts`` counts the points between two writes where a cut may leave a file
+    system that does not mount (a nearly full SPIFFS whose garbage collection moves
+    pages between blocks): the user is warned before the first write.
     """
 
     writes: tuple[SectorWrite, ...]
     power_safe: bool
     order: str
+    unsafe_cuts: int = 0
 
 
 NOTHING_TO_WRITE = FileReplacement((), True, "nothing to write")

@@ -83,6 +83,7 @@ class SpiffsReplace:
     steps: tuple[SpiffsStep, ...]
     power_safe: bool
     order: str
+    unsafe_cuts: int = 0  # points between two steps where a cut may leave it unmountable
 
 
 def plan_spiffs_replace(
@@ -211,7 +212,15 @@ def _drop_then_write(
     allowed = (before.get(target), None, content)
     ordered, broken = _greedy(data, todo, prof, target, allowed, others)
     steps = _merge(ordered, bs, data)
-    return SpiffsReplace(image, tuple(steps), power_safe=False, order=_gc_order(broken, len(steps)))
+    # the last write leaves the planned image: len(steps) - 1 points a cut can fall on
+    unsafe = min(broken, max(len(steps) - 1, 0))
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=False,
+        order=_gc_order(broken, len(steps)),
+        unsafe_cuts=unsafe,
+    )
 
 
 def _gc_order(broken: int, total: int) -> str:
@@ -458,5 +467,8 @@ class SpiffsEdit(PartitionEdit):
         if overlay.read(0, self.size) != planned.image:
             raise AssertionError("the SPIFFS steps do not lead to the planned image")
         return FileReplacement(
-            self._writes(overlay, lambda rel, new, role: role), planned.power_safe, planned.order
+            self._writes(overlay, lambda rel, new, role: role),
+            planned.power_safe,
+            planned.order,
+            planned.unsafe_cuts,
         )
