@@ -31,6 +31,7 @@ __all__ = [
     "boards_marked",
     "foreign_mark",
     "image_profiles",
+    "unmarked_firmware",
 ]
 
 Misfit = Literal["fs", "platform", "profile"]
@@ -247,3 +248,48 @@ def boards_for_table(table: PartitionTable) -> tuple[Board, ...]:
             continue
         found.append(b)
     return tuple(found)
+
+
+def unmarked_firmware(
+    board: Board, table: PartitionTable, partition: str, paths: Iterable[str]
+) -> str | None:
+    """Why a unit may not run ``board``'s firmware although ``board`` fits its table: the
+    file-system ``partition`` holds none of the files that firmware keeps (``paths``
+    lacks ``/mdash.cfg``) and the unit's partition table is not the board's layout. A
+    plain Arduino sketch's unit flashed as ``mdash-arduino`` fits by name, and its CA is
+    then judged by rules that are not its firmware's. Only a warning: an mDash unit not
+    yet provisioned holds no mdash.cfg either. None when a mark is there, the table is
+    the board's own, or the board names no firmware that keeps a file."""
+    fs, fw, layout = board.filesystem, board.firmware, board.layout
+    if fs is None or fw is None or not fs.config_files or layout is None:
+        return None
+    if set(paths) & set(fs.config_files) or tuple(table) == tuple(layout):
+        return None
+    from .firmware import load_firmware  # deferred: as the refusals' titles
+
+    try:
+        title = load_firmware(fw.name).title
+    except InputError:
+        title = fw.name
+    unit = next((p for p in table if p.name == partition), None)
+    own = next((p for p in layout if p.name == partition), None)
+    where = ""
+    if unit is not None and own is not None and (unit.offset, unit.size) != (own.offset, own.size):
+        where = (
+            f" ({partition} at {unit.offset:#x}, {unit.size:#x} bytes; the board's layout "
+            f"has it at {own.offset:#x}, {own.size:#x} bytes)"
+        )
+    others = [
+        b.name
+        for b in boards_for_table(table)
+        if b.filesystem is not None
+        and b.filesystem.fs_type == fs.fs_type
+        and _firmware_of(b) != fw.name
+    ]
+    instead = f": {' or '.join(others)} (esp-cabundle boards lists them)" if others else ""
+    return (
+        f"partition '{partition}' holds no {' or '.join(fs.config_files)}, which {title} "
+        f"keeps there, and the unit's partition table is not board {board.name}'s{where}: "
+        f"the unit may not run {title}, whose CA rules judged this CA; if it runs another "
+        f"firmware, name its board{instead}"
+    )

@@ -302,9 +302,11 @@ def plan_ca_update(
         changes.append(replace(change, bytes_read=read))
         if change.cut_warning is not None:  # said before any write, with or without -v
             say(progress, change.cut_warning, "warning")
-        note = _note(p, change.skipped)
+        note = _note(p, change.skipped) or _unmarked(board, table, change)
         if note:
             notes.append(note)
+        if note and not change.skipped and not p.encrypted:  # a board the unit may not run
+            say(progress, note, "warning")
     if all(c.skipped for c in changes):
         pack = spelling.pack.strip("'")  # unquoted in parentheses, as the CLI always said
         raise InputError(
@@ -376,6 +378,19 @@ def _plan_partition(
         facts=tuple(edit.facts.items()),
         roots=roots(old),
     )
+
+
+def _unmarked(board: Board, table: PartitionTable, change: PartitionChange) -> str | None:
+    """The board named may not be the unit's (:func:`~esp_cabundle.board_fit.
+    unmarked_firmware`: no /mdash.cfg under mdash-arduino, and another table), as a
+    note and a warning before any write; only for a board whose firmware keeps a file."""
+    fs = board.filesystem
+    if change.skipped or board.firmware is None or fs is None or not fs.config_files:
+        return None
+    from ..board_fit import unmarked_firmware  # deferred: reads every shipped board
+
+    paths = [f.path for f in change.files]
+    return unmarked_firmware(board, table, change.partition.name, paths)
 
 
 def _note(p: Partition, skipped: str | None) -> str | None:
