@@ -192,6 +192,34 @@ def test_host_port_without_a_scheme_suggests_socket_url(runner: CliRunner, in_tm
     assert e.value.hint and "check the cable" in e.value.hint
 
 
+def test_a_url_missing_its_colon_or_a_slash_is_told_the_url(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """'-p socket//127.0.0.1:5604' (the colon left out) was opened as a device path and
+    told "no such serial port" with the cable hint; it is told the URL meant. A path
+    with a colon and a slash before a word that is no network scheme keeps the cable
+    hint."""
+    r = runner.invoke(cli, ["build", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    for port, meant in (
+        ("socket//127.0.0.1:5604", "socket://127.0.0.1:5604"),
+        ("rfc2217//bench-pi:4000", "rfc2217://bench-pi:4000"),
+        ("SOCKET:/127.0.0.1:5604", "socket://127.0.0.1:5604"),
+    ):
+        argv = ["flash", "-p", port, "--board", "mdash-arduino", "--bundle", "ca.pem"]
+        r = runner.invoke(cli, [*argv, "--dry-run"])
+        assert r.exit_code == 3, r.output
+        said = " ".join(r.output.split())
+        assert (
+            f"FAILED {port} - " in said
+            and f"no such serial port; next: did you mean {meant}? " in said
+        )
+        assert "check the cable" not in said
+    with pytest.raises(DeviceError) as e:
+        open_unit("dev:/ttyNO-SUCH-PORT")  # a colon and a slash before no network scheme
+    assert e.value.hint and "check the cable" in e.value.hint
+
+
 def test_inspect_port_reads_with_the_named_boards_profile(
     start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
 ) -> None:

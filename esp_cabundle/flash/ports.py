@@ -23,6 +23,7 @@ __all__ = [
     "bridge_hint",
     "connect_error",
     "is_link_failure",
+    "mistyped_url",
     "open_rfc2217_port",
     "open_socket_port",
     "port_error",
@@ -198,6 +199,28 @@ def url_error(port: str) -> InputError | None:
     return None
 
 
+# A scheme-like word, then slashes (and maybe a colon) that do not make "://": the rest
+# must not start with a slash (an absolute path is no mistyped URL).
+_MISTYPED = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)(:?/+)([^/].*)", re.DOTALL)
+
+
+def mistyped_url(port: str) -> str | None:
+    """The URL ``port`` was likely meant to be (``socket//host:4000``: the colon left out;
+    ``rfc2217:/host:4000``: a slash), None when it does not look like one. pyserial
+    opens it as a device path, and the user read "no such serial port" with a cable
+    hint. Any scheme-like word before "//" is taken as one; a colon and one slash or
+    three only before socket or rfc2217, as a path may hold them too."""
+    if "://" in port:
+        return None
+    m = _MISTYPED.fullmatch(port)
+    if m is None:
+        return None
+    scheme, sep, rest = m.group(1).lower(), m.group(2), m.group(3)
+    if sep != "//" and scheme not in ("socket", "rfc2217"):
+        return None
+    return f"{scheme}://{rest}"
+
+
 def port_error(port: str, detail: str) -> EspCabundleError:
     """What opening ``port`` failed on, in words; a path that is no serial port at all
     (a file, /dev/null) is the user's input (exit 2), the rest the device's (exit 3)."""
@@ -218,6 +241,12 @@ def port_error(port: str, detail: str) -> EspCabundleError:
             hint="add your user to the 'dialout' group (Arch: 'uucp') and log in again",
         )
     if any(s in low for s in ("no such file", "errno 2]", "filenotfounderror", "cannot find")):
+        fixed = mistyped_url(port)
+        if fixed is not None:  # opened as a device path: the colon or a slash left out
+            return DeviceError(
+                f"{port}: no such serial port",
+                hint=f"did you mean {fixed}? {_NETWORK_HINT}",
+            )
         if host_port(port):  # a network unit's address, its scheme left out
             return DeviceError(
                 f"{port}: no such serial port",
