@@ -308,6 +308,29 @@ def test_build_board_says_where_build_takes_the_board(
     ), doc
 
 
+def test_build_board_mistyped_gives_steps_with_the_board_meant(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``build --board mdash-arduno`` gave ``init --board mdash-arduno --yes`` as the step
+    to run, which init refuses (unknown board): now the board meant, in a line that runs
+    as copied; a name near no board says why it is none, with no step that fails."""
+    assert run(["build", "--board", "mdash-arduno", "-o", "x.pem", "-q"]) == 2
+    out = capsys.readouterr()
+    hint = out.err.partition("  hint: ")[2]
+    assert hint.startswith("did you mean 'mdash-arduino'? e.g. esp-cabundle "), out.err
+    init = hint.partition("e.g. esp-cabundle ")[2].partition(" (a cabundle.yaml")[0]
+    assert shlex.split(init) == ["init", "--board", "mdash-arduino", "--yes"], out.err
+    assert run([*shlex.split(init), "-q"]) == 0, capsys.readouterr().err
+    # with the config init wrote, the board line to add is the board meant too
+    assert run(["build", "--json", "--board", "mdash-arduno"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert "add 'board: mdash-arduino' to the config" in doc["hint"], doc
+    assert run(["build", "--json", "--board", "zzz-no-board"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert "unknown board 'zzz-no-board'" in doc["error"], doc
+    assert "init --board zzz-no-board" not in doc["hint"] and "mdash-arduino" in doc["hint"]
+
+
 def test_one_option_table_reads_clusters_as_click_does() -> None:
     """_repeated, _missing and unclustered read a line from one table and one cluster
     reader: each spelling (a negation too), flags until one taking a value, the rest

@@ -24,12 +24,12 @@ from ..config import (
     outputs_outside,
 )
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
-from ..errors import InputError
+from ..errors import EspCabundleError, InputError
 from ..file_kinds import shell_join, shell_word
 from ..fileio import PUBLIC, refuse_output_under_a_file
 from ..formats import FORMATS, IMAGE_FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
-from ..text import plural, printable, suggest
+from ..text import closest, plural, printable, suggest
 from ..ui import (
     Column,
     echo,
@@ -76,10 +76,18 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
     config = typed_config or find_config() is not None
     build = example_line(words).removeprefix("e.g. ")
     name = board if board is not None else "mdash-arduino"  # init's example board
-    hint = (
-        f"add 'board: {name}' to the config, then: {build}"
+    meant = _board_meant(name)
+    if isinstance(meant, EspCabundleError):  # the steps would fail on it too
+        return InputError(
+            f"build has no --board, and {meant.message.removesuffix('.')} (build takes "
+            "the board from board: in cabundle.yaml, which init --board BOARD writes)",
+            hint=meant.hint,
+        )
+    said = f"did you mean '{meant}'? " if meant != name else ""
+    hint = said + (
+        f"add 'board: {meant}' to the config, then: {build}"
         if config
-        else f"e.g. esp-cabundle init --board {shell_word(name)} --yes (a cabundle.yaml "
+        else f"e.g. esp-cabundle init --board {shell_word(meant)} --yes (a cabundle.yaml "
         f"with that board), then {build}"
     )
     return InputError(
@@ -87,6 +95,20 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
         "is an option of check, pack, flash, update-dump and push)",
         hint=hint,
     )
+
+
+def _board_meant(name: str) -> str | EspCabundleError:
+    """The board a refused ``build --board NAME`` meant, for the steps its hint gives
+    (``init --board``, ``board:``), which would fail on a mistyped name: NAME when it
+    loads, else the one shipped board near it, else why it does not load."""
+    from ..boards import board_names, load_board  # deferred: only this refusal reads boards
+
+    try:
+        load_board(name)
+    except EspCabundleError as e:
+        near = closest(name, board_names()) if "@" not in name else ()
+        return near[0] if len(near) == 1 else e
+    return name
 
 
 @click.command()
