@@ -383,7 +383,15 @@ def parse_config(text: str, *, path: Path) -> Config:
             continue
         om = n.as_mapping()
         if "format" not in om:
-            raise n.error("each output needs a 'format'")
+            # a misspelt 'format' (fromat:) is said as the key it is, with the one meant
+            known = ("format", "path", *(o for f in FORMATS.values() for o in f.options))
+            n.as_mapping(tuple(dict.fromkeys(known)))
+            named = om["path"].value if "path" in om else None
+            implied = implied_format(Path(named)) if isinstance(named, str) and named else None
+            raise n.error(
+                "each output needs a 'format'",
+                hint=f"add format: {implied or 'pem'} (formats: {', '.join(FORMATS)})",
+            )
         fmt = om["format"].as_choice(tuple(FORMATS))
         allowed_keys = ("format", "path", *FORMATS[fmt].options)
         om = n.as_mapping(allowed_keys)

@@ -375,6 +375,16 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
     for k, v in node.value:
         key_line = k.start_mark.line + 1
         scalar = isinstance(k, yaml.ScalarNode)
+        if scalar and k.tag == _YAML + "merge":
+            # ``<<: *base`` was "tag !!merge is not supported", with a hint to quote a
+            # '!' the file does not hold: a merge key is said as one.
+            raise ConfigError(
+                f"{path + ': ' if path else ''}merge key '<<' is not supported",
+                path=where,
+                line=key_line,
+                hint="write this mapping's keys out; an alias (*name) may stand for a "
+                "whole value (a list item, a key's value)",
+            )
         key = _key(k, where) if scalar else None
         if not isinstance(key, str):
             if not scalar:

@@ -113,3 +113,37 @@ def test_c_naming_a_missing_file_says_how_to_write_one(in_tmp: Path, runner: Cli
     assert "fleet.yaml: no such config file" in r.stderr
     assert "hint: write one with: esp-cabundle init -o fleet.yaml" in r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("output", "reason", "hint"),
+    [
+        # a misspelt 'format' was "each output needs a 'format'", with no word on the typo
+        ("{fromat: pem, path: a.pem}", "in outputs[0]: unknown key 'fromat'", "did you mean"),
+        ("{path: include/ca_pem.h}", "outputs[0]: each output needs a 'format'", "format: c"),
+        ("{path: a.pem}", "outputs[0]: each output needs a 'format'", "add format: pem"),
+    ],
+)
+def test_an_output_without_its_format_says_the_key_meant(
+    output: str, reason: str, hint: str
+) -> None:
+    e = _config_error(f"preset: default\noutputs:\n  - {output}\n")
+    assert e.line == 3 and e.reason == reason, e
+    assert e.hint is not None and hint in e.hint, e.hint
+    if hint == "did you mean":
+        assert e.hint == "did you mean 'format'?"
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        "  - &pem {format: pem, path: a/ca.pem}\n  - {<<: *pem, path: b/ca.pem}\n",
+        "  - &pem {format: pem, path: a/ca.pem}\n  - <<: [*pem]\n    path: b/ca.pem\n",
+    ],
+)
+def test_a_yaml_merge_key_is_said_as_one(outputs: str) -> None:
+    """``<<: *base`` was "tag !!merge is not supported", its hint to quote a string that
+    starts with '!', which the file does not hold: now the merge key, and what to write."""
+    e = _config_error(f"preset: default\noutputs:\n{outputs}")
+    assert e.line == 4 and e.reason == "outputs[1]: merge key '<<' is not supported", e
+    assert e.hint is not None and "keys out" in e.hint and "'!'" not in e.hint
