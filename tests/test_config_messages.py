@@ -84,8 +84,8 @@ def test_a_lock_that_is_not_json_names_its_line_and_the_way_back(
     assert r.exit_code == 2, r.output
     assert "cabundle.lock:4: lock file is not valid JSON (" in r.stderr
     assert (
-        "hint: restore it from version control, or run 'esp-cabundle build' without --locked"
-        in r.stderr
+        "hint: restore it from version control, or run 'esp-cabundle build --preset "
+        "letsencrypt -o x.pem' without --locked" in r.stderr
     )
     assert lock.read_bytes() == before and not (in_tmp / "x.pem").exists()
     # an empty one (a cut write) gets the same way back

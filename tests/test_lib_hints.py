@@ -152,17 +152,18 @@ def test_the_cli_keeps_its_flags_in_the_build_hints(in_tmp: Path, runner: CliRun
     code, err = _cli(runner, "build", "--preset", "letsencrypt", "--locked")
     assert code == 2 and "--locked needs a lock file, and" in err
     assert (
-        "hint: run 'esp-cabundle build' without --locked to write cabundle.lock, then commit it"
-        in err
+        "hint: run 'esp-cabundle build --preset letsencrypt' without --locked to write "
+        "cabundle.lock, then commit it" in err
     )
     (in_tmp / "cabundle.lock").write_bytes(b"[]")
     code, err = _cli(runner, "build", "--preset", "letsencrypt", "--locked")
-    assert "hint: run 'esp-cabundle build' without --locked to write it again; review" in err
+    hint = "hint: run 'esp-cabundle build --preset letsencrypt' without --locked to "
+    assert hint + "write it again; review" in err
     other = resolve_bundle(BundleSpec(presets=("default",)), Catalog.load()).bundle
     (in_tmp / "cabundle.lock").write_bytes(Lock.from_bundle(other).to_bytes())
     code, err = _cli(runner, "build", "--preset", "letsencrypt", "--locked")
     assert code == 1
-    assert "hint: run 'esp-cabundle build' without --locked to update the lock; review" in err
+    assert hint + "update the lock; review" in err
     (in_tmp / "cabundle.lock").unlink()
     (in_tmp / "cabundle.lock").mkdir()
     code, err = _cli(runner, "build", "--preset", "letsencrypt")
@@ -190,3 +191,39 @@ def test_the_cli_keeps_its_flags_in_the_gate_and_pack_hints(
     code, err = _cli(runner, *pack, "--platform", "esp-idf-5.1", "--bundle", "old.pem")
     assert "hint: give --profile (e.g. esp-idf; 'profile:' in cabundle.yaml)" in err
     assert not (in_tmp / "out.bin").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "typed"),
+    [
+        # a config named with -c, from another directory: 'esp-cabundle build' read none
+        ("fw/cabundle.yaml", ["-c", "fw/cabundle.yaml", "-q"]),
+        # a selection that overrides the config's: the lock is written only with --lock
+        ("cabundle.yaml", ["--preset", "letsencrypt", "-q", "--dry-run"]),
+        # no config: 'esp-cabundle build' wrote the default preset's lock
+        (None, ["--preset", "letsencrypt", "-q"]),
+    ],
+)
+def test_a_locked_builds_hint_is_a_line_that_mends_its_lock(
+    in_tmp: Path, runner: CliRunner, config: str | None, typed: list[str]
+) -> None:
+    """``build -c fw/cabundle.yaml --locked`` on a drifted lock said "run 'esp-cabundle
+    build' without --locked": pasted, that built ./cabundle.yaml or the default preset
+    (another lock), and the locked build failed again. Now the line typed, without
+    --locked (and --dry-run), which rewrites the lock that line pins."""
+    import shlex
+
+    if config is not None:
+        (in_tmp / config).parent.mkdir(parents=True, exist_ok=True)
+        (in_tmp / config).write_text("preset: default\n")
+    lock = in_tmp / Path(config or "cabundle.yaml").parent / "cabundle.lock"
+    other = resolve_bundle(BundleSpec(presets=("aws-iot",)), Catalog.load()).bundle
+    lock.write_bytes(Lock.from_bundle(other).to_bytes())
+    code, err = _cli(runner, "build", "--locked", *typed)
+    assert code == 1 and "the resolved roots differ from" in err, err
+    line = err.partition("hint: run '")[2].partition("' without --locked")[0]
+    words = shlex.split(line)
+    assert words[:2] == ["esp-cabundle", "build"] and "--locked" not in words, err
+    assert "--dry-run" not in words, err
+    assert _cli(runner, *words[1:])[0] == 0
+    assert _cli(runner, "build", "--locked", *typed)[0] == 0, "the hint's line mends the lock"

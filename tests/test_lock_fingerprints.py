@@ -8,6 +8,7 @@ other errors."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,8 @@ def test_a_fingerprint_that_is_none_names_its_line_and_a_hint(in_tmp: Path, bad:
     assert r.exit_code == 2, r.output
     assert f"cabundle.lock:{line}: bad fingerprint in lock file: root 2's sha256" in r.stderr
     assert f"root 2's sha256 ({bad[:16]}...) is not 64 hex digits" in r.stderr
-    hint = "hint: restore it from version control, or run 'esp-cabundle build' without --locked"
+    hint = "hint: restore it from version control, or run 'esp-cabundle build "
+    hint += f"{shlex.join(w for w in LOCKED[1:] if w != '--locked')}' without --locked"
     assert hint in r.stderr
     assert lock.read_bytes() == before and not (in_tmp / "x.pem").exists()
     with pytest.raises(InputError) as e:

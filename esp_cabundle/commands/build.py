@@ -29,6 +29,7 @@ from ..file_kinds import shell_join, shell_word
 from ..fileio import PUBLIC, refuse_output_under_a_file
 from ..formats import FORMATS, IMAGE_FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
+from ..spelling import Spelling
 from ..text import closest, plural, printable, suggest
 from ..ui import (
     Column,
@@ -41,7 +42,7 @@ from ..ui import (
     table_width,
     warn,
 )
-from ._usage import Refused, example_line, gives, split_option
+from ._usage import Refused, example_line, gives, options_end, split_option, typed_words
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -95,6 +96,21 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
         "is an option of check, pack, flash, update-dump and push)",
         hint=hint,
     )
+
+
+def _lock_spelling(overriding: bool) -> Spelling:
+    """The build a --locked refusal sends the user to (a lock that differs, or none): the
+    line typed, without --locked or --dry-run, so the lock it writes is the one this line
+    pins. "run 'esp-cabundle build'" wrote another: the working directory's config (not
+    -c FILE's) or, with none, the default preset's; ``overriding``: the line changes the
+    selection its config describes, which leaves the lock as it is unless --lock."""
+    words = typed_words()
+    for flags, takes_value in ((["--locked"], False), (["--dry-run"], False)):
+        words = split_option(words, flags, takes_value=takes_value)[0]
+    if overriding and "--lock" not in words[: options_end(words)]:
+        words.insert(options_end(words), "--lock")
+    line = shell_join(["esp-cabundle", *words]) if words else "esp-cabundle build"
+    return CLI_SPELLING._replace(build=f"run '{line}'")
 
 
 def _board_meant(name: str) -> str | EspCabundleError:
@@ -327,7 +343,7 @@ def build(
         config=config,
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
-        spelling=CLI_SPELLING,
+        spelling=_lock_spelling(bool(overriding)) if locked else CLI_SPELLING,
         also_read=[("label filter", idf_filter)] if idf_filter is not None else (),
         also_written=[("dependency file", depfile)] if depfile and _last_depfile(depfile) else (),
     )
