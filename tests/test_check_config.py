@@ -204,3 +204,32 @@ def test_check_report_works_out_the_file_judged_once(
     assert Path(json.loads(r.stdout)["trust"]["source"]).resolve() == judged
     assert (tmp_path / "r.html").is_file()
     assert looked == [judged]
+
+
+def test_a_bundle_named_from_the_configs_directory_is_said_with_the_path_that_works(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check -c fw/cabundle.yaml --bundle build/ca.pem`` run above ``fw/`` was a bare
+    "build/ca.pem: no such bundle file": the config's own outputs are ``fw/build/...``,
+    the command line's paths the working directory's. Now that is said, and the hint is
+    the line with the path that works."""
+    import shlex
+
+    from esp_cabundle.cli import run
+
+    (in_tmp / "fw").mkdir()
+    chain = Path(__file__).parent.parent / "examples/chains/letsencrypt-2024-short.pem"
+    (in_tmp / "fw" / "le.pem").write_bytes(chain.read_bytes())
+    (in_tmp / "fw" / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ntargets:\n  - {name: api, host: api.example.com, chain: le.pem}\n"
+        "outputs:\n  - {format: pem, path: build/ca.pem}\n"
+    )
+    assert run(["build", "-c", "fw/cabundle.yaml", "-q"]) == 0
+    capsys.readouterr()
+    typed = ["check", "-c", "fw/cabundle.yaml", "--bundle", "build/ca.pem", "-q"]
+    assert run(typed) == 2
+    err = capsys.readouterr().err
+    assert "build/ca.pem: no such bundle file (a path given on the command line" in err, err
+    line = shlex.split(err.partition("hint: e.g. esp-cabundle ")[2])
+    assert line == ["check", "-c", "fw/cabundle.yaml", "--bundle", "fw/build/ca.pem", "-q"]
+    assert run(line) == 0, capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -40,6 +41,7 @@ from ._check_outcome import check_document, check_outcome
 from ._check_render import render_report
 from ._missing import unstrayed
 from ._usage import (
+    example_line,
     gives,
     options_end,
     piped_roots_build,
@@ -281,6 +283,8 @@ def check(
     path = config_path or find_config()
     config = load_config(path) if path else None
     service_until = config.spec.policy.service_until if config is not None else None
+    if config is not None and bundle_path is not None:
+        _refuse_bundle_beside_config(bundle_path, config.base_dir)
     # as build's gate reads --target (parse_target), before anything is read or written
     base = config.base_dir if config is not None else Path(".")
     targets, twice = _targets_once(target_words, hostname, base=base, config=config is not None)
@@ -490,6 +494,23 @@ def _targets_once(
             said = f"--target {word}: judged on its saved chain {shown_path(chain)}{where}"
             notes += [f"{said}, not captured live"] if saved else []
     return out, tuple(notes)
+
+
+def _refuse_bundle_beside_config(bundle: Path, base: Path) -> None:
+    """``check -c fw/cabundle.yaml --bundle build/ca.pem`` from above ``fw/``: the
+    command line's paths are the working directory's, the config's its own, so the
+    output the config wrote is ``fw/build/ca.pem``. A missing --bundle that is there is
+    said with the path that works, not a bare "no such bundle file"."""
+    if bundle.is_absolute() or str(bundle) == "-" or os.path.lexists(bundle):
+        return
+    there = base / bundle
+    if base.resolve() != Path.cwd().resolve() and there.is_file():
+        raise InputError(
+            "no such bundle file (a path given on the command line is the working "
+            "directory's, not the config's)",
+            path=str(bundle),
+            hint=example_line(replaced_option(typed_words(), ["--bundle"], "--bundle", str(there))),
+        )
 
 
 def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -> tuple[str, ...]:
