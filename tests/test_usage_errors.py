@@ -374,3 +374,20 @@ def test_build_board_without_a_value_says_builds_rule_at_once(
     assert shlex.split(rest) == [w for w in typed if w != "--board"], hint
     assert run([*shlex.split(init), "-q"]) == 0, capsys.readouterr().err
     assert run(shlex.split(rest)) == 0, capsys.readouterr().err
+
+
+def test_another_commands_flag_given_a_value_is_taken_for_this_commands_option(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``build --presets letsencrypt`` got only build's --help, as if copied from roots
+    (whose --presets is a flag, taking no value): given a value, it is a typo of build's
+    --preset, offered in a line that runs. A flag typed as such stays unmended."""
+    assert run(["build", "--presets", "letsencrypt", "-q", "-o", "x.pem"]) == 2
+    err = capsys.readouterr().err
+    assert "build has no --presets option (--presets is an option of roots)" in err, err
+    hint = err.partition("  hint: did you mean --preset? e.g. esp-cabundle ")[2]
+    assert shlex.split(hint) == ["build", "--preset", "letsencrypt", "-q", "-o", "x.pem"], err
+    assert run(shlex.split(hint)) == 0 and (in_tmp / "x.pem").exists()
+    capsys.readouterr()
+    assert run(["build", "--presets", "-q"]) == 2
+    assert "hint: build's options: esp-cabundle build --help" in capsys.readouterr().err

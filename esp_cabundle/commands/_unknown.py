@@ -61,8 +61,12 @@ def unknown_option(e: click.NoSuchOption, argv: Sequence[str]) -> InputError:
         f" ({typed} is an option of {_listed(others)})" if others else ""
     )
     help_line = f"{path}'s options: esp-cabundle {path} --help"
-    # An option other commands have was no typo: only a synonym is offered for it.
-    meant = _meant(typed, ctx.command, argv, by_spelling=not others)
+    # An option other commands have was no typo: only a synonym is offered for it,
+    # unless it was given a value where theirs takes none (build --presets letsencrypt:
+    # roots --presets is a flag), which is a typo of this command's own option.
+    valued = _given_value(typed, argv)
+    copied = [c for c in others if options_of(c).get(typed, False) or not valued]
+    meant = _meant(typed, ctx.command, argv, by_spelling=not copied)
     if not meant:
         return InputError(message, hint=help_line)
     if len(meant) == 1 and _typed_secret(typed, meant[0], argv):
