@@ -68,9 +68,9 @@ def _refuse_image(data: bytes, source: str) -> None:
     if fs_type is None:
         return
     try:
-        image = open_image(data, fs_type=fs_type)
-        paths = [f.path for f in image.files()]
-        ca_path = image.profile.ca_path
+        with open_image(data, fs_type=fs_type) as image:
+            paths = [f.path for f in image.files()]
+            ca_path = image.profile.ca_path
     except ImageError:
         return  # a broken image: "binary data", and inspect's hint
     img = shell_path(source)
@@ -251,8 +251,10 @@ def _image_trust_set(out: OutputSpec) -> tuple[TrustSet | None, str]:
         spec = image.spec
         ca_path = spec.ca_path or get_profile(spec.fs_type, spec.profile).ca_path
         data = read_input(path, what=f"{out.format} image")
-        fs = open_image(data, fs_type=spec.fs_type, profile=spec.profile, platform=spec.platform)
-        source = f"{path}:{ca_path}"
-        return trust_set_from_bytes(fs.read(ca_path), source=source), ""
+        with open_image(
+            data, fs_type=spec.fs_type, profile=spec.profile, platform=spec.platform
+        ) as fs:
+            content = fs.read(ca_path)
+        return trust_set_from_bytes(content, source=f"{path}:{ca_path}"), ""
     except EspCabundleError as e:
         return None, f"{path}: its CA file cannot be read ({e.message}): judged the roots instead"

@@ -391,7 +391,8 @@ def _fits(edit: PartitionEdit, path: str, size: int) -> bool:
     try:
         if isinstance(edit, LittleFsEdit):
             store = Overlay(edit.cache, offset=edit.offset, size=edit.size)
-            LittleFsImage.mount(store, edit.size, edit.profile).write(path, bytes(size))
+            with LittleFsImage.mount(store, edit.size, edit.profile) as trial:
+                trial.write(path, bytes(size))
         elif isinstance(edit, SpiffsEdit):
             # what plan_spiffs_replace refuses by: the unit's own write. Its power-safe
             # orders, tried after, mount every cut state: on a nearly full partition

@@ -15,7 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, overload
+from types import TracebackType
+from typing import ClassVar, Protocol, TypeVar, overload
 
 from ..arguments import require_image_path
 from ..blocks.source import SECTOR_SIZE
@@ -303,10 +304,35 @@ class FileInfo:
     size: int
 
 
+_Image = TypeVar("_Image", bound="FileSystemImage")
+
+
 class FileSystemImage(ABC):
-    """An in-memory file-system image with a uniform file API."""
+    """An in-memory file-system image with a uniform file API.
+
+    :meth:`close` it (or use it as a context manager) when done: a LittleFS image
+    holds native memory from its mount until then, freed otherwise only when the
+    object is collected."""
 
     fs_type: ClassVar[str]
+
+    def close(self) -> None:
+        """Free what the file system holds outside Python (LittleFS: littlefs' caches,
+        malloc'd at mount and freed only at unmount). Its files are not read or edited
+        after it (ImageError); its bytes (:meth:`to_bytes`) still are. Closing twice
+        does nothing; SPIFFS holds nothing to free."""
+        return None
+
+    def __enter__(self: _Image) -> _Image:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @property
     @abstractmethod

@@ -381,7 +381,7 @@ def edit_image(
                 raise ImageError(f"{path} is still listed after removing it; nothing written")
         elif check.read(path) != want:
             raise ImageError(f"{path} does not read back as written; nothing written")
-    del check  # its mount shares ``new``; nothing edits the image after this
+    check.close()  # its mount shares ``new``; nothing edits the image after this
     return EditResult(
         container=region.with_image(new),
         region=region,
@@ -535,18 +535,21 @@ def _packed_image(
     for path, content in files:
         if check.read(path) != content:
             raise ImageError(f"{normalize_path(path)} does not read back from the new image")
-    del check
+    if check is not image:
+        check.close()
     data = built if built is not None else image.to_bytes()  # copied once it is proven
     listed = tuple((normalize_path(p), len(d)) for p, d in files)
     if surely_rewritable(image, trial):  # roomy: no trial, and the image is the result's
         return PackedImage(data=data, image=image, files=listed), True
     if built is None:  # littlefs opens lazily: the scratch copies the image once written
+        image.close()
         del image  # freed here (no reference cycle holds it): packing holds two images
         image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
     try:
         room: bool | None = rewritable(image, trial)  # SPIFFS: its mounted copy is the scratch
     except InputError:
         room = None
+    image.close()
     del image
     image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
     _set_timestamp(image, timestamp)

@@ -19,6 +19,7 @@ from .spiffs_probe import size_hint
 
 if TYPE_CHECKING:
     from ..board_model import Board
+    from .base import FileSystemImage
 
 __all__ = ["inspect_image"]
 
@@ -71,6 +72,18 @@ def _image_report(data: bytes, source: str, fs_type: str, board: Board | None) -
                 f"{e.message}; read as its bytes say"
             )
     image = image or open_image(data, fs_type=fs_type)
+    with image:  # every file is read below; its mount is not kept after
+        return _report_of(image, data, source, fs_type, said, notes)
+
+
+def _report_of(
+    image: FileSystemImage,
+    data: bytes,
+    source: str,
+    fs_type: str,
+    said: str | None,
+    notes: list[str],
+) -> Report:
     files = image.files()
     facts = [
         (k, said if k == "detection" and said else v) for k, v in image.describe(files).items()

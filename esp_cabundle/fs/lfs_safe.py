@@ -104,7 +104,8 @@ class LittleFsEdit(PartitionEdit):
             store = Overlay(self.cache, offset=self.offset, size=self.size)
             trial = LittleFsImage.mount(store, self.size, self.profile, metadata_max=metadata_max)
             try:
-                trial.write(path, content)
+                with trial:  # unmounted after: the store is what is judged
+                    trial.write(path, content)
             except ImageError:
                 if fallback is None:
                     raise  # littlefs' own choice failed: the file cannot be written

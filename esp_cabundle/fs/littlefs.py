@@ -108,9 +108,13 @@ class LittleFsImage(LittleFsFiles):
         self.detection = detection
         self.candidates = candidates
         self.timestamp = timestamp
-        self._lfs = self._mount()
-        with self._io("reading the superblock"):
-            stat = self._lfs.fs_stat()
+        self._attach()
+        try:
+            with self._io("reading the superblock"):
+                stat = self._lfs.fs_stat()
+        except BaseException:
+            self.close()
+            raise
         self._block_count: int = stat.block_count
         self._name_max: int = stat.name_max
 
