@@ -441,6 +441,8 @@ def _verdict_rows(report: CheckReport) -> list[str]:
             failure = f"already failing since {_day(since.date)}"
             if not since.bounded:
                 failure = f"failing at least since {_day(since.date)}"
+            if since.valid_from is not None:  # the chain did not exist then
+                failure = f"not what the server sent at {_day(since.date)}"
             why = f"{since.why}. {v.explanation}"
         elif first is not None:
             failure = _day(first.date)

@@ -91,13 +91,18 @@ class FailingSince:
     ``roadmap_since``/``roadmap_why``: for a saved chain failing throughout that a
     shipped roadmap says servers send, since when those servers fail (each kind's own
     history): context beside ``date``, not a bound for this server, which may have come
-    to that chain late (from DigiCert to Gen Y in 2026: it failed from then, not 2024)."""
+    to that chain late (from DigiCert to Gen Y in 2026: it failed from then, not 2024).
+
+    ``valid_from``: a saved chain judged before its newest certificate's first day (set
+    then): it did not exist at ``date``, so the server sent another chain then, and
+    "failing at least since" that date would blame it for a day it was not sent."""
 
     date: datetime
     why: str
     bounded: bool  # False: failing at least since ``date``, the earliest instant judged
     roadmap_since: datetime | None = None
     roadmap_why: str = ""
+    valid_from: datetime | None = None
 
     @property
     def roadmap_text(self) -> str:
@@ -111,6 +116,8 @@ class FailingSince:
         DATE: WHY.``, for a line whose verdict already holds parentheses. The roadmap's
         date, when there is one, follows after a semicolon."""
         lead = "already failing since" if self.bounded else "failing at least since"
+        if self.valid_from is not None:
+            lead = "not what the server sent at"
         also = f"; {self.roadmap_text}" if self.roadmap_since is not None else ""
         if sentence:
             return f"{lead.capitalize()} {self.date.date().isoformat()}: {self.why}{also}."
@@ -124,7 +131,13 @@ class FailingSince:
             if self.roadmap_since is not None
             else None
         )
-        return {"date": self.date.date().isoformat(), "why": self.why, "roadmap_since": roadmap}
+        return {
+            "date": self.date.date().isoformat(),
+            "why": self.why,
+            "roadmap_since": roadmap,
+            # set: the chain did not exist at ``date`` (its newest certificate's first day)
+            "valid_from": self.valid_from.date().isoformat() if self.valid_from else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +370,18 @@ def _chain_born(chain: ServerChain) -> datetime:
     return max(c.not_before for c in chain.certificates)
 
 
+def _unissued(chain: ServerChain) -> str:
+    """Why a saved chain was not what a server sent at a date before its newest
+    certificate (the leaf, or the one named) was valid."""
+    newest = max(chain.certificates, key=lambda c: c.not_before)
+    leaf = newest is chain.certificates[0] and not newest.is_ca
+    which = "leaf" if leaf else f"'{newest.label}'"
+    return (
+        f"the saved chain's {which} is valid from {newest.not_before.date().isoformat()}, "
+        "so the server sent another chain then"
+    )
+
+
 def failing_since(
     trust: TrustSet,
     periods: Sequence[Period],
@@ -424,10 +449,10 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
         prev = periods[index - 1] if index > 0 else None
         if current.start is None:
             born = _chain_born(current.chain)
+            if born > when:  # judged before the saved chain existed: not what was sent
+                return FailingSince(when, _unissued(current.chain), False, valid_from=born)
             if not judge.device.checks_dates:
                 why = "this device does not check dates, so the chain fails whenever it is sent"
-            elif born > floor:  # a certificate issued ahead: no issue date lies before
-                why = f"the chain's newest certificate is not valid before {born.date()}"
             else:
                 why = "the chain's newest certificate was issued then"
             roadmap = _roadmap_since(judge, current.chain, when)

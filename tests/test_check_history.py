@@ -135,6 +135,7 @@ def test_with_a_clock_the_fleet_already_failed_in_2021(runner: CliRunner, bundle
         "date": "2021-09-30",
         "why": "DST Root CA X3 expires",
         "roadmap_since": None,
+        "valid_from": None,
     }
     assert not [c for c in default["changes"] if not c["ok"]]  # no "first failure" in 2023
 

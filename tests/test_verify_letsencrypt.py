@@ -192,6 +192,7 @@ def test_forecast_of_a_chain_failing_now_says_what_check_says() -> None:
         "date": "2025-09-15",
         "why": "R3 expires",
         "roadmap_since": None,
+        "valid_from": None,
     }
 
 
