@@ -54,9 +54,15 @@ class Node:
         self.where = where  # the file
         self.key_line = line  # for mapping values: the line of their key
         self.text: str | None = None  # a scalar as written: 5.10, which YAML reads as 5.1
+        # written as an alias (``*p``): ``line`` is where it is used, this where its
+        # anchor (``&p``) wrote the value
+        self.alias: tuple[str, int] | None = None
 
     def error(self, message: str, *, hint: str | None = None) -> ConfigError:
         where = f"{self.path}: " if self.path else ""  # "": the whole document
+        if self.alias is not None:
+            name, line = self.alias
+            message += f" (alias *{name}: its value is written on line {line})"
         return ConfigError(where + message, path=self.where, line=self.line, hint=hint)
 
     def number_error(self) -> ConfigError:
@@ -326,17 +332,25 @@ class _Walk:
         self.aliased = 0
 
 
-def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Node:
+def to_nodes(
+    node: Any,
+    path: str,
+    where: str,
+    walk: _Walk | None = None,
+    alias: tuple[str, int] | None = None,
+) -> Node:
     """A composed YAML node tree -> Nodes that remember their lines.
 
     An alias makes the tree a graph; each value reached again through one counts
     towards :data:`~.limits.MAX_YAML_ALIASED`, and a cycle is refused, so a small file
-    cannot expand without bound (billion laughs) or forever.
+    cannot expand without bound (billion laughs) or forever. ``alias``: ``node`` was
+    written as an alias, its name and the line it is used on (see :func:`_alias_at`):
+    the value's line is that one, not the anchor's.
     """
     import yaml
 
     walk = walk or _Walk()
-    line = node.start_mark.line + 1
+    line = node.start_mark.line + 1 if alias is None else alias[1]
     key = id(node)
     if key in walk.path:
         raise ConfigError(
@@ -355,17 +369,35 @@ def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Nod
     if isinstance(node, yaml.ScalarNode):
         scalar = Node(_scalar(node, where, path), line, path, where)
         scalar.text = node.value
-        return scalar
+        return _aliased(scalar, node, alias)
     if node.tag not in (_YAML + "map", _YAML + "seq"):
         raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
     walk.path.add(key)
     try:
         if isinstance(node, yaml.MappingNode):
-            return Node(_mapping(node, path, where, walk), line, path, where)
-        items = [to_nodes(v, f"{path}[{i}]", where, walk) for i, v in enumerate(node.value)]
-        return Node(items, line, path, where)
+            return _aliased(Node(_mapping(node, path, where, walk), line, path, where), node, alias)
+        items = [
+            to_nodes(v, f"{path}[{i}]", where, walk, _alias_at(node, i))
+            for i, v in enumerate(node.value)
+        ]
+        return _aliased(Node(items, line, path, where), node, alias)
     finally:
         walk.path.discard(key)
+
+
+def _aliased(out: Node, node: Any, alias: tuple[str, int] | None) -> Node:
+    if alias is not None:
+        out.alias = (alias[0], node.start_mark.line + 1)
+    return out
+
+
+def _alias_at(parent: Any, index: object) -> tuple[str, int] | None:
+    """The alias (its name, the 1-based line it is used on) written as ``parent``'s
+    item ``index`` (a list's position, a mapping value's key node), or None. PyYAML
+    hands back the anchored node itself for an alias, its line the anchor's: the
+    loader keeps each use's (:func:`_bounded_loader`)."""
+    uses: dict[object, tuple[str, int]] = getattr(parent, _ALIAS_USES, {})
+    return uses.get(index if isinstance(index, int) else id(index))
 
 
 def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
@@ -395,7 +427,7 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
         sub = f"{path}.{key}" if path else key
         if key in out:
             raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
-        child = to_nodes(v, sub, where, walk)
+        child = to_nodes(v, sub, where, walk, _alias_at(node, k))
         child.key_line = key_line
         if child.value is None:
             child.line = child.key_line
@@ -480,6 +512,9 @@ def compose_yaml(text: str, where: str) -> Any:
     return root
 
 
+_ALIAS_USES = "esp_cabundle_alias_uses"  # a composed node's attribute: see _alias_at
+
+
 def _bounded_loader() -> type:
     import yaml
 
@@ -495,6 +530,12 @@ def _bounded_loader() -> type:
                     raise yaml.composer.ComposerError(
                         None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark
                     )
+                if parent is not None and index is not None and isinstance(event, yaml.AliasEvent):
+                    # PyYAML returns the anchored node, its marks the anchor's: where
+                    # this use is written is kept on the parent (:func:`_alias_at`)
+                    uses = parent.__dict__.setdefault(_ALIAS_USES, {})
+                    at = index if isinstance(index, int) else id(index)
+                    uses[at] = (event.anchor, mark.line + 1)
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
