@@ -34,14 +34,18 @@ def _no_home_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(tmp_path / "default-journal"))
 
 
-def unit_holding(start: Callable[..., VirtualESP32], *files: str) -> VirtualESP32:
+def flash_holding(*files: str) -> bytes:
     flash = bytearray(b"\xff" * dumps.FLASH_4M)
     table = dumps.table("arduino-default")
     flash[0x8000 : 0x8000 + len(table)] = table
     held = [("ca.pem", ca(3)), *((name, b"x" * 40) for name in files)]
     flash[OFFSET : OFFSET + SIZE] = build_spiffs_image(held, size=SIZE, profile="esp-idf")
+    return bytes(flash)
+
+
+def unit_holding(start: Callable[..., VirtualESP32], *files: str) -> VirtualESP32:
     unit = start("esp32")
-    unit.load(0, bytes(flash))
+    unit.load(0, flash_holding(*files))
     return unit
 
 
@@ -83,3 +87,27 @@ def test_an_mdash_unit_holding_its_mdash_cfg_is_not_warned_of(
     r = CliRunner().invoke(cli, [*flash_argv(unit, tmp_path), "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "warning" not in r.stderr and r.stdout.startswith("DRY RUN ")
+
+
+def test_inspect_of_that_unit_and_its_dump_says_so_too(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    """inspect --port and inspect DUMP with --board mdash-arduino said nothing where flash
+    warned: the same note now, from the same rule."""
+    unit = unit_holding(virtual_esp32, "config.json")
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(flash_holding("config.json"))  # the same unit's flash, dumped
+    for where in (["--port", unit.url], [str(dump)]):
+        r = CliRunner().invoke(cli, ["inspect", *where, "--board", "mdash-arduino", "--json"])
+        assert r.exit_code == 0, r.output
+        (note,) = [n for n in json.loads(r.stdout)["reports"][0]["notes"] if "/mdash.cfg" in n]
+        assert SAID.removeprefix("warning: ") in note
+
+
+def test_inspect_of_an_mdash_unit_holding_its_mdash_cfg_says_nothing_of_it(
+    virtual_esp32: Callable[..., VirtualESP32],
+) -> None:
+    unit = unit_holding(virtual_esp32, "mdash.cfg")
+    r = CliRunner().invoke(cli, ["inspect", "--port", unit.url, "--board", "mdash-arduino"])
+    assert r.exit_code == 0, r.output
+    assert "holds no /mdash.cfg" not in r.output

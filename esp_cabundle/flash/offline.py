@@ -400,6 +400,8 @@ def inspect_dump(
             if not report.findings and p.is_data and not p.may_hold_fs:
                 continue  # NVS, coredump ... without certificates: the table row says it all
         children.append(report)
+    held = {f"{source}:{p.name}" for p in mine}
+    notes += _unmarked_notes(board, table, [c for c in children if c.source in held])
     if not any(True for _ in Report(source, "", children=tuple(children)).all_findings()):
         notes.append("no certificate found in any partition")
     where = {f"{source}:{p.name}": p for p in table}
@@ -414,6 +416,21 @@ def inspect_dump(
         problems=problems,
         machine=(("flash_size", len(data)),),
     )
+
+
+def _unmarked_notes(board: Board | None, table: PartitionTable, parts: list[Report]) -> list[str]:
+    """The note ``flash --board`` warns of (:func:`.plan._unmarked`) for each of the
+    board's partitions (``parts``: their reports); inspect of the same unit said nothing."""
+    if board is None or board.firmware is None or not parts:
+        return []
+    from ..board_fit import unmarked_firmware  # deferred: reads every shipped board
+
+    out = []
+    for part in (c for c in parts if "file system" in dict(c.facts)):  # erased: flash skips
+        paths = [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
+        note = unmarked_firmware(board, table, part.source.rsplit(":", 1)[-1], paths)
+        out += [note] if note is not None else []
+    return out
 
 
 def _board_partitions(board: Board | None, table: PartitionTable) -> tuple[Partition, ...]:
