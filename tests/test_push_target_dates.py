@@ -130,3 +130,30 @@ def test_a_dry_run_says_when_each_unit_goes_dark(mosquitto: Any, host: Any, in_t
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db", "--json"])
     after = {u["id"]: u["goes_dark"] for u in json.loads(r.stdout)["units"]}
     assert after[full_id] == darks[full_id], after
+
+
+def test_a_later_run_naming_no_server_keeps_the_servers_the_dates_were_judged_against(
+    mosquitto: Any, host: Any, in_tmp: Path
+) -> None:
+    """A run naming no server (a plain mqtt:// broker) overwrote ``judged_against`` with
+    "nothing" while the dates and failing_since an earlier run judged against --target
+    HOST stayed: status said both "fails a server the campaign judged it against" and
+    "named no server". A run that judges nothing now keeps the servers named before."""
+    write_ca(in_tmp)
+    (in_tmp / "chains").mkdir()
+    shutil.copy(REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / f"chains/{HOST}.pem")
+    dst_only = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
+    full, later = unit_ids("esp32-j", 2)
+    units = [full_mongoose_unit(full, old_ca=dst_only), mongoose_unit(later)]
+    host(units)
+    argv = ["push", "--mqtt", mosquitto.url, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+    argv += ["--ledger", "c.db", "--timeout", "2"]
+    r = CliRunner().invoke(cli, [*argv, "--target", HOST, "--device", full])
+    assert r.exit_code == 3 and "out of space" in r.output, r.output  # its file stays
+    r = CliRunner().invoke(cli, [*argv, "--device", later, "--allow", "unjudged"])  # no server
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", "c.db"])
+    assert "fails a server the campaign judged it against" in r.output, r.output
+    assert "named no server" not in r.output, r.output
+    with Ledger(in_tmp / "c.db", readonly=True) as ledger:
+        assert ledger.meta()["judged_against"] == HOST, ledger.meta()

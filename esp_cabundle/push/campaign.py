@@ -48,6 +48,7 @@ from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import (
     DARK_KEY,
     JUDGED_KEY,
+    NOTHING_JUDGED,
     ROADMAP_KEY,
     ROADMAP_WHY_KEY,
     go_dark_value,
@@ -494,8 +495,13 @@ def run_campaign(
             # The file updated units hold: its date too (once the rows read whole).
             when = None if options.deadline_for is None else options.deadline_for(push.data)
             run.record_date(push.sha256, push.data, when)
-        if not passes and options.judged_against is not None:  # as the dates: rows read
-            ledger.set_meta(JUDGED_KEY, options.judged_against)
+        against = options.judged_against
+        if against == NOTHING_JUDGED and meta.get(JUDGED_KEY) not in (None, NOTHING_JUDGED):
+            # A run judging nothing keeps the servers an earlier run named: the dates it
+            # kept (and failing_since) were judged against them, and stay.
+            against = None
+        if not passes and against is not None:  # as the dates: rows read
+            ledger.set_meta(JUDGED_KEY, against)
         for uid in [ref.id for _, ref in listing] + run.held:
             if uid not in listed:
                 listed.add(uid)
