@@ -36,8 +36,9 @@ SCHEMA_VERSION = 2  # the newest schema this release reads and writes (1 is migr
 DARK_KEY = "goes_dark:"  # + a CA file's SHA-256, in the campaign table
 NONE_FOUND = "none"
 UNKNOWN = "unknown"
-# What the last run judged the go-dark dates against (CampaignOptions.judged_against):
-# the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
+# What the go-dark dates were judged against (CampaignOptions.judged_against): the servers'
+# names the last run naming any gave (a later run naming none records no date, so keeps
+# them), or NOTHING_JUDGED, when every date is unknown for want of a server.
 JUDGED_KEY = "judged_against"
 NOTHING_JUDGED = "nothing"
 # Beside "failing_since": check's roadmap date for the file found failing
