@@ -27,7 +27,7 @@ from types import FrameType
 from typing import Any
 
 from . import _pipes, _shield
-from ._signals import STOP_SIGNALS
+from ._signals import STOP_SIGNALS, SignalInterrupt
 
 __all__ = ["main"]
 
@@ -61,10 +61,11 @@ _ARMED = [False]
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     if _ARMED[0]:
+        name = signal.Signals(signum).name  # said in --json's document (cli)
         if _shield.shielded(frame):  # raised there it would be dropped (see _shield)
-            _shield.defer()  # and raised once littlefs returns
+            _shield.defer(name)  # and raised once littlefs returns
             return
-        raise KeyboardInterrupt
+        raise SignalInterrupt(name)
 
 
 def _quiet_interrupts(hook: Any) -> Any:

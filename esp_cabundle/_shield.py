@@ -19,10 +19,12 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+from ._signals import SignalInterrupt
+
 __all__ = ["defer", "pending", "raise_deferred", "shield", "shielded"]
 
 _CODES: set[CodeType] = set()
-_PENDING = [False]
+_PENDING: list[str | None] = [None]  # the name of the signal held, if one is
 
 
 def shield(*functions: Callable[..., Any]) -> None:
@@ -40,19 +42,21 @@ def shielded(frame: FrameType | None) -> bool:
     return False
 
 
-def defer() -> None:
-    _PENDING[0] = True
+def defer(name: str) -> None:
+    """Hold the interrupt of signal ``name`` (``SIGTERM``) until the C call returns."""
+    _PENDING[0] = name
 
 
 def pending() -> bool:
     """Whether an interrupt is held for this thread: only the main thread's (signal
     handlers run there, so only its callbacks are ever deferred from), so a station's
     worker thread never takes the main thread's Ctrl-C as its unit's failure."""
-    return _PENDING[0] and threading.current_thread() is threading.main_thread()
+    return _PENDING[0] is not None and threading.current_thread() is threading.main_thread()
 
 
 def raise_deferred() -> None:
     """Raise the interrupt that arrived inside a callback, if one did (main thread)."""
-    if pending():
-        _PENDING[0] = False
-        raise KeyboardInterrupt
+    name = _PENDING[0]
+    if name is not None and pending():
+        _PENDING[0] = None
+        raise SignalInterrupt(name)

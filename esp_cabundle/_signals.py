@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import signal
 
-__all__ = ["STOP_SIGNALS"]
+__all__ = ["STOP_SIGNALS", "SignalInterrupt"]
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """The KeyboardInterrupt a stop signal is turned into, naming it (``SIGTERM``): a
+    ``--json`` run stopped by ``timeout`` said only "KeyboardInterrupt", as if Ctrl-C."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.signal_name = name
 
 
 def _hangup() -> tuple[signal.Signals, ...]:

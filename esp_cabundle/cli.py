@@ -343,22 +343,28 @@ def out_of_memory(command: str) -> OutOfMemory:
     )
 
 
-def _report_interrupt_json(code: int, *, stdout_taken: bool) -> None:
-    """The ``--json`` document of an interrupt. An interrupt that cut an import short can
-    leave a module half made for the rest of the process (CPython 3.13's ``pathlib``
-    package: re-importing it then raises NameError), so when importing the reporter
-    fails, the same document is written from a fixed text instead of a traceback, on
-    stderr when stdout carries the output (``emit_json`` decides so otherwise)."""
+def _report_interrupt_json(code: int, signal_name: str | None, *, stdout_taken: bool) -> None:
+    """The ``--json`` document of an interrupt, with the ``signal`` that asked for it
+    (``SIGTERM`` from ``timeout``; null when none is known): ``kind`` stays
+    "KeyboardInterrupt" whatever the signal, as scripts read it. An interrupt that cut an
+    import short can leave a module half made for the rest of the process (CPython
+    3.13's ``pathlib`` package: re-importing it then raises NameError), so when importing
+    the reporter fails, the same document is written from a fixed text instead of a
+    traceback, on stderr when stdout carries the output (``emit_json`` decides so
+    otherwise)."""
+    said = "null" if signal_name is None else f'"{signal_name}"'  # a Signals name: A-Z
     try:
         from .ui import emit_json, error_document  # deferred: the error path only
     except Exception:
         stream = sys.stderr if stdout_taken else sys.stdout
         stream.write(
             '{\n  "ok": false,\n  "error": "interrupted",\n  "kind": "KeyboardInterrupt",\n'
-            f'  "exit_code": {int(code)},\n  "violations": [],\n  "hint": null\n}}\n'
+            f'  "exit_code": {int(code)},\n  "violations": [],\n  "hint": null,\n'
+            f'  "signal": {said}\n}}\n'
         )
         return
-    emit_json({**error_document(KeyboardInterrupt(), code), "error": "interrupted"})
+    doc = error_document(KeyboardInterrupt(), code)
+    emit_json({**doc, "error": "interrupted", "signal": signal_name})
 
 
 def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
@@ -375,7 +381,8 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
         # command line says whether a script waits for a document, as for usage errors.
         wants = obj.get("json") or "--json" in obj.get("argv", ())
         if wants and not obj.get("json_printed"):
-            _report_interrupt_json(code, stdout_taken=bool(obj.get("stdout_taken")))
+            name = getattr(e, "signal_name", None)
+            _report_interrupt_json(code, name, stdout_taken=bool(obj.get("stdout_taken")))
         return
     from .text import printable  # deferred: the error path only
     from .ui import emit_json, error_document  # deferred: as above

@@ -16,11 +16,11 @@ from esp_cabundle.fs.lfs_device import Device
 
 @pytest.fixture
 def held() -> Iterator[None]:
-    _shield.defer()
+    _shield.defer("SIGTERM")
     try:
         yield
     finally:
-        _shield._PENDING[0] = False
+        _shield._PENDING[0] = None
 
 
 def test_a_held_interrupt_fails_every_store_access_at_once(held: None) -> None:
@@ -28,8 +28,9 @@ def test_a_held_interrupt_fails_every_store_access_at_once(held: None) -> None:
     device = Device(store=object(), block_size=4096)  # type: ignore[arg-type]
     assert device.call(lambda n: calls.append(n), 1) is None
     assert calls == []  # the store (a unit's flash over serial) is not touched
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         device.check()
+    assert getattr(raised.value, "signal_name", None) == "SIGTERM"  # the signal held
     assert not _shield.pending()  # raised once
 
 

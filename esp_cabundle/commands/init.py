@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from .._signals import SignalInterrupt
 from ..boards import load_board
 from ..catalog import PRESETS
 from ..clobber import refuse_clobbering
@@ -285,8 +286,9 @@ def _prompt(text: str, convert: Callable[[str], T], *, default: str) -> T:
             text, default=default, value_proc=proc, show_default=bool(default), err=True
         )
     except click.Abort as e:
-        if isinstance(e.__context__, KeyboardInterrupt):
-            raise KeyboardInterrupt from e
+        if isinstance(e.__context__, KeyboardInterrupt):  # the signal's name kept
+            name = getattr(e.__context__, "signal_name", None)
+            raise (KeyboardInterrupt() if name is None else SignalInterrupt(name)) from e
         raise InputError(
             f"no answer to '{text.split(' (')[0].split(':')[0]}' (input ended)",
             hint="pass --yes to take the defaults, or give the value as a flag",
