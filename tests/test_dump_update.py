@@ -286,7 +286,10 @@ def test_cli_a_dump_already_holding_the_ca_is_left_alone(
         assert doc["up_to_date"] is True and doc["output"] is None
         assert doc["changed_sectors"] == [] and doc["partitions"][0]["action"] == "up to date"
     else:
-        assert "Up to date: new.bin already holds the 3 roots; nothing written" in r.output
+        assert (
+            "Up to date: new.bin already holds the 3 CAs (2 roots, 1 intermediate); nothing written"
+            in r.output
+        )
         assert "Wrote" not in r.output
 
 

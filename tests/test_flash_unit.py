@@ -110,7 +110,9 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
         cli, [*flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, tmp_path / "j"), "--verbose"]
     )
     assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
-    assert again.stdout.splitlines()[0].endswith("up to date: already holds the 3 roots")
+    assert again.stdout.splitlines()[0].endswith(
+        "up to date: already holds the 3 CAs (2 roots, 1 intermediate)"
+    )
     assert mongoose_unit.stats.sectors_erased == erased and snapshot(mongoose_unit) == after
     assert len(list((tmp_path / "j" / "240ac4123456").glob("*.json"))) == 1  # no new entry
 

@@ -56,7 +56,9 @@ def test_a_board_unit_is_flashed_restored_and_stopped(
     assert line.startswith(f"OK  {unit.url}  24:0a:c4:aa:bb:cc  ")
     assert line.endswith("+ISRG Root X1, +ISRG Root X2, +R10, -DST Root CA X3")
     again = flash(runner, unit.url, "mongoose-os-esp32", tmp_path)
-    assert "up to date: already holds the 3 roots" in again  # the unit kept what was written
+    assert (
+        "up to date: already holds the 3 CAs (2 roots, 1 intermediate)" in again
+    )  # the unit kept what was written
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(tmp_path / "journal")])
     assert r.exit_code == 0 and r.stdout.rstrip().endswith(
         "+DST Root CA X3, -ISRG Root X1, -ISRG Root X2, -R10"

@@ -10,6 +10,7 @@ behind ``--verbose``, and always in ``--json`` and the station log.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,9 +147,17 @@ def render_lines(lines: Sequence[Line], *, width: int | None = None) -> list[str
     return out
 
 
-def root_names(added: Sequence[str], removed: Sequence[str]) -> str:
-    """``+ISRG Root X2, -DST Root CA X3``: roots by name, added first."""
-    return ", ".join([f"+{printable(n)}" for n in added] + [f"-{printable(n)}" for n in removed])
+def root_names(added: Roots, removed: Roots) -> str:
+    """``+ISRG Root X2, -DST Root CA X3``: roots (name, SHA-256) by name, added first; a
+    name two of them share gets each one's SHA-256 prefix (``+E5 (1a2b3c4d), +E5
+    (5e6f7a8b)``): two certificates named alike read as one root said twice."""
+    shared = Counter(name for name, _ in (*added, *removed))
+
+    def word(name: str, fp: str) -> str:
+        short = fp.rsplit(":", 1)[-1][:8]  # per_partition's fs_0:SHA-256 too
+        return f"{printable(name)} ({short})" if shared[name] > 1 else printable(name)
+
+    return ", ".join([f"+{word(*r)}" for r in added] + [f"-{word(*r)}" for r in removed])
 
 
 def roots_change(changes: Iterable[tuple[Roots, Roots]]) -> str:
@@ -161,7 +170,9 @@ def roots_change(changes: Iterable[tuple[Roots, Roots]]) -> str:
         new = {fp: name for name, fp in after}
         added.update((fp, name) for fp, name in new.items() if fp not in old)
         removed.update((fp, name) for fp, name in old.items() if fp not in new)
-    return root_names(list(added.values()), list(removed.values()))
+    return root_names(
+        tuple((n, fp) for fp, n in added.items()), tuple((n, fp) for fp, n in removed.items())
+    )
 
 
 def found_change(
@@ -239,7 +250,9 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         assert error is not None
         return failure_line(outcome.port, mac, error, outcome.seconds)
     added, removed = plan_roots(r.plan)
-    changed = root_names([c.label for c in added], [c.label for c in removed])
+    changed = root_names(
+        tuple((c.label, c.sha256) for c in added), tuple((c.label, c.sha256) for c in removed)
+    )
     created = created_note(r.plan, dry_run=r.status == "dry run")
     changed = changed + created if changed else created.removeprefix("; ")
     finished = [x for x in r.resumed if x.action == "finished"]
@@ -257,7 +270,7 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         elif finished:
             what = f"finished the interrupted update{torn}, then {what}"
     elif r.status == "up to date":
-        held = len(r.plan.ca) if r.plan is not None else 0
+        held = r.plan.ca.certificates if r.plan is not None else ()
         what = f"up to date: {already_holds(held)}"
         if finished:
             what = f"finished the interrupted update: {brought or what}{torn}"

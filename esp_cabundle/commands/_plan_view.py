@@ -14,6 +14,9 @@ from ..flash.station import known_result, log_result, next_step
 from ..text import plural
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..certs import Certificate
     from ..errors import OutputError
     from ..flash.interrupt import Interruption
     from ..flash.plan import PartitionChange, RootChange
@@ -40,9 +43,13 @@ _VERB = {
 }
 
 
-def already_holds(roots: int) -> str:
-    """What a unit or dump that needs no update holds, said alike by every command."""
-    return f"already holds the {plural(roots, 'root')}"
+def already_holds(certs: Sequence[Certificate]) -> str:
+    """What a unit or dump that needs no update holds, said alike by every command,
+    counted as what they are (``the 8 roots``, ``the 9 CAs (8 roots, 1 intermediate)``):
+    a file holding intermediates too read as "the 9 roots"."""
+    from ..anchors import count_anchors  # deferred: only for a unit already up to date
+
+    return f"already holds the {count_anchors(certs)}"
 
 
 def roots_lines(roots: RootChange) -> list[str]:
@@ -52,7 +59,11 @@ def roots_lines(roots: RootChange) -> list[str]:
     if roots.old_unreadable:
         lines.append("  (the old CA file holds no readable certificate)")
     if roots.kept:
-        lines.append(f"  = {plural(roots.kept, 'root')} kept")
+        from ..anchors import count_anchors  # deferred: as already_holds'
+
+        before = {c.sha256 for c in roots.before}
+        kept = list({c.sha256: c for c in roots.after if c.sha256 in before}.values())
+        lines.append(f"  = {count_anchors(kept)} kept")  # intermediates too, said so
     return lines
 
 

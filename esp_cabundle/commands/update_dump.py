@@ -268,7 +268,7 @@ def _render(result: DumpUpdate, dump: Path, output: Path, *, kept: bool) -> list
     lines = [line for c in plan.changes for line in change_lines(c)]
     if plan.up_to_date:
         lines.append(
-            f"Up to date: {dump} {already_holds(len(plan.ca))}; nothing written "
+            f"Up to date: {dump} {already_holds(plan.ca.certificates)}; nothing written "
             f"({shown_path(output)} neither created nor changed)"
         )
     else:
