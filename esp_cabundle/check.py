@@ -40,7 +40,7 @@ from .targets import (
     saving_hint,
 )
 from .text import shown_path, typed_path
-from .timeline import Period, Timeline, judge_periods
+from .timeline import Period, Timeline, judge_periods, unissued_note
 from .trust_files import (
     DefaultFile,
     default_bundle_path,
@@ -338,7 +338,8 @@ class ItemResult:
     def chain_notes(self) -> tuple[str, ...]:
         """The renewal and undated notes there are: what every view of the verdict says
         after its explanation (text, HTML report, the write gate's notes)."""
-        return tuple(n for n in (self.renewal_note, self.undated_note) if n is not None)
+        notes = (self.renewal_note, self.undated_note, unissued_note(self.timeline))
+        return tuple(n for n in notes if n is not None)
 
     def to_dict(self) -> dict[str, object]:
         chain = self.item.chain
@@ -394,6 +395,7 @@ class ItemResult:
             ],
             "renewal_note": self.renewal_note,
             "undated_note": self.undated_note,
+            "unissued_note": unissued_note(tl),
             "note": tl.note,
         }
 

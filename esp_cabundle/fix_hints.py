@@ -302,6 +302,18 @@ def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
     return any(s.source == "trust" and s.flags & _dated(v) for s in v.path)
 
 
+def _unissued_fix(r: ItemResult, at: datetime, valid_from: datetime) -> str:
+    """A saved chain judged before it existed (:attr:`.timeline.FailingSince.valid_from`):
+    neither the server nor the CA file is at fault for a chain not sent then; a date
+    within its validity judges it, a chain saved then judges that date."""
+    day, first = at.date().isoformat(), valid_from.date().isoformat()
+    return (
+        f"{r.item.name}: the saved chain is not what the server sent at {day}, so neither "
+        f"the server nor the CA file is at fault: give --at a date from {first} on, or "
+        f"check a chain the server sent at {day} if one was saved"
+    )
+
+
 def fix_hint(failures: Sequence[ItemResult], trust: TrustSet | None = None) -> str:
     """One hint for ``failures``: what the CA file needs (roots, or the catalog root an
     expired cross-sign stands for), what each server's certificate needs (named by
@@ -319,6 +331,10 @@ def fix_hint(failures: Sequence[ItemResult], trust: TrustSet | None = None) -> s
             continue
         if v.error == ERR_SSL_VERIFICATION_WITHOUT_HOSTNAME:  # refused before any is judged
             hostname = True
+            continue
+        since = r.timeline.failing_since
+        if since is not None and since.valid_from is not None:  # not what was sent then
+            servers.append(_unissued_fix(r, since.date, since.valid_from))
             continue
         cross = _cross_sign(v)
         path = v.path if cross is None else v.path[: cross[0]]

@@ -426,6 +426,17 @@ def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> tuple[dat
     return max(dates.values()), each
 
 
+def unissued_note(timeline: Timeline) -> str | None:
+    """For a verdict that passes at a date before the saved chain judged (one with no
+    start of its own) existed: that it is not what the server sent then (a device that
+    checks no dates passes a chain it was never sent). A note, not a failure; a failing
+    verdict says it in :attr:`FailingSince.valid_from` (None: the chain existed then)."""
+    period, at = timeline.segments[0].period, timeline.start.at
+    if not timeline.start.ok or period.start is not None or _chain_born(period.chain) <= at:
+        return None
+    return f"Not what the server sent at {at.date().isoformat()}: {_unissued(period.chain)}."
+
+
 def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> FailingSince:
     current = next((p for p in periods if p.covers(at)), periods[0])
     index = list(periods).index(current)

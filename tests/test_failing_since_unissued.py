@@ -69,3 +69,41 @@ def test_a_date_once_the_chain_exists_is_still_failing_at_least_since(tmp_path: 
     r = CliRunner().invoke(cli, argv)
     since = json.loads(r.stdout)["results"][0]["failing_since"]
     assert since["date"] == "2025-01-01" and since["valid_from"] is None, since
+
+
+def test_the_hint_for_a_date_before_the_chain_existed_blames_no_server(tmp_path: Path) -> None:
+    """The hint said "the server's certificate is at fault ... have the server send
+    certificates within their dates": wrong for a chain the server did not send then."""
+    chain, ca = _leaf_chain(tmp_path)
+    argv = ["check", "--bundle", str(ca), "--device", "mbedtls-clock", "--chain", str(chain),
+            "--at", "2023-06-01"]  # fmt: skip
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert "at fault, not the CA file" not in text and "within their dates" not in text, text
+    assert (
+        "hint: shop.pem: the saved chain is not what the server sent at 2023-06-01, so neither "
+        "the server nor the CA file is at fault: give --at a date from 2025-01-01 on"
+    ) in text, text
+
+
+@pytest.mark.parametrize(("at", "noted"), [("2023-06-01", True), ("2025-02-01", False)])
+def test_a_device_checking_no_dates_passes_with_a_note_that_the_chain_did_not_exist(
+    tmp_path: Path, at: str, noted: bool
+) -> None:
+    """mbedtls-noclock passes the chain at any date: before it existed that PASS is of a
+    chain the server did not send then, said in a note (no failure)."""
+    chain, ca = _leaf_chain(tmp_path)
+    argv = ["check", "--bundle", str(ca), "--device", "mbedtls-noclock", "--chain", str(chain),
+            "--at", at]  # fmt: skip
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    note = (
+        f"Not what the server sent at {at}: the saved chain's leaf is valid from 2025-01-01, "
+        "so the server sent another chain then."
+    )
+    assert (note in text) is noted, text
+    assert "PASS shop.pem" in text, text
+    result = json.loads(CliRunner().invoke(cli, [*argv, "--json"]).stdout)["results"][0]
+    assert result["unissued_note"] == (note if noted else None), result
