@@ -74,3 +74,29 @@ def test_root_names_say_a_prefix_only_where_names_are_shared() -> None:
     said = root_names((("E5", "a" * 64), ("R10", "b" * 64)), (("E5", "c" * 64),))
     assert said == "+E5 (aaaaaaaa), +R10, -E5 (cccccccc)"
     assert root_names((("E5", "fs_0:" + "d" * 64),), ()) == "+E5"
+
+
+def test_another_ca_of_an_interrupted_update_is_counted_and_told_apart(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path, bundle: Path
+) -> None:
+    """The CA of an update a cut link interrupted, finished before another is written,
+    was said as "4 roots: ..., E5, E5": its intermediates counted as roots, its two E5s
+    as one said twice (ca_words). It is now said as the flash line says roots."""
+    unit = virtual_esp32("esp32")
+    unit.load(0, dumps.arduino_dump())
+    journal = tmp_path / "j"
+    argv = ["flash", "--port", unit.url, "--board", "mdash-arduino", "--journal-dir", str(journal)]
+    unit.arm_cut(sector_writes=1)
+    r = CliRunner().invoke(cli, [*argv, "--bundle", str(bundle)])
+    assert r.exit_code != 0 and "link lost" in r.output, r.output
+    other = tmp_path / "x1.pem"
+    other.write_bytes((LE / "isrgrootx1.pem").read_bytes())
+    r = CliRunner().invoke(cli, [*argv, "--bundle", str(other), "--verbose"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    said = (
+        f"4 CAs (2 roots, 2 intermediates): ISRG Root X1, ISRG Root X2, E5 ({E5}), E5 ({E5_CROSS})"
+    )
+    assert "carried another CA (SHA-256 " in text and said in text, text
+    assert "4 roots" not in text, text
+    assert "this one SHA-256 " in text and ", 1 root: ISRG Root X1" in text, text

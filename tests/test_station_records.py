@@ -116,7 +116,7 @@ def test_finishing_an_interrupted_update_of_another_ca_says_so_and_logs_the_unit
     assert dry.exit_code == 0, dry.output
     assert unit.read(0, len(unit.flash)) == before
     assert "an interrupted update of another CA (SHA-256 " + interrupted_sha[:12] in dry.stdout
-    assert "3 roots: ISRG Root X1, ISRG Root X2, R10" in dry.stdout
+    assert "3 CAs (2 roots, 1 intermediate): ISRG Root X1, ISRG Root X2, R10" in dry.stdout
     assert f"this one SHA-256 {other_sha[:12]}, 1 root: ISRG Root X1" in dry.stdout
     log = tmp_path / "station.jsonl"
     r = runner.invoke(cli, [*args, "--log", str(log)])

@@ -10,17 +10,16 @@ behind ``--verbose``, and always in ``--json`` and the station log.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..flash.base import JOB, Message, ProgressEvent, Step
-from ..flash.found import ca_words
+from ..flash.found import ca_words, carried, told_apart
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
-from ..text import plural, printable
+from ..text import plural
 from ..ui import fit_lines
 from ._plan_view import already_holds
 
@@ -151,13 +150,10 @@ def root_names(added: Roots, removed: Roots) -> str:
     """``+ISRG Root X2, -DST Root CA X3``: roots (name, SHA-256) by name, added first; a
     name two of them share gets each one's SHA-256 prefix (``+E5 (1a2b3c4d), +E5
     (5e6f7a8b)``): two certificates named alike read as one root said twice."""
-    shared = Counter(name for name, _ in (*added, *removed))
-
-    def word(name: str, fp: str) -> str:
-        short = fp.rsplit(":", 1)[-1][:8]  # per_partition's fs_0:SHA-256 too
-        return f"{printable(name)} ({short})" if shared[name] > 1 else printable(name)
-
-    return ", ".join([f"+{word(*r)}" for r in added] + [f"-{word(*r)}" for r in removed])
+    words = told_apart((*added, *removed))
+    return ", ".join(
+        [f"+{w}" for w in words[: len(added)]] + [f"-{w}" for w in words[len(added) :]]
+    )
 
 
 def roots_change(changes: Iterable[tuple[Roots, Roots]]) -> str:
@@ -302,7 +298,7 @@ def _other_ca(r: FlashResult) -> str:
     CA than the one it flashes: ``SHA-256 ..., 3 roots: ...; this one SHA-256 ...``."""
     for x in r.resumed:
         if x.action in ("finished", "would finish") and x.other_ca:
-            old = ca_words(x.entry.ca_sha256, x.entry.roots_after)
+            old = carried(x.entry)
             return f"{old}; this one {ca_words(*x.this_ca)}"
     return ""
 

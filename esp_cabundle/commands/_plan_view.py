@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..flash.found import ca_words
+from ..flash.found import carried
 from ..flash.interrupt import UnitInterrupted
 from ..flash.result import FlashResult
 from ..flash.station import known_result, log_result, next_step
@@ -125,11 +125,7 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
     proved untouched, and how it ended."""
     lines = [f"{result.chip} MAC {result.mac}, board {result.board}"]
     for r in result.resumed:
-        other = (
-            f"; it carried another CA ({ca_words(r.entry.ca_sha256, r.entry.roots_after)})"
-            if r.other_ca
-            else ""
-        )
+        other = f"; it carried another CA ({carried(r.entry)})" if r.other_ca else ""
         if r.action == "finished":
             lines.append(
                 f"finished the update interrupted on {r.entry.when} "

@@ -47,6 +47,8 @@ from .damaged import TornFileSystem, stale_torn_error
 from .found import (
     Resumed,
     ca_words,
+    carried,
+    kinds,
     named,
     partitions_found,
 )
@@ -160,7 +162,7 @@ def _finish_pending(
     in ``unmarked`` as it comes, for the result's ``journal_error`` (a list, not a return
     value, so a stop later in this loop does not lose them).
     """
-    this_ca = (ca.sha256, named(ca.certificates))
+    this_ca = (ca.sha256, named(ca.certificates), kinds(ca.certificates))
 
     def mark(entry: JournalEntry, status: Status, unit: str) -> None:
         # Not raised: an entry that cannot be marked (a full disk) still says pending,
@@ -216,7 +218,7 @@ def _finish_pending(
             say(
                 progress,
                 f"the update interrupted on {entry.when} carried another CA "
-                f"({ca_words(entry.ca_sha256, entry.roots_after)}) than this one "
+                f"({carried(entry)}) than this one "
                 f"({ca_words(*this_ca)}): it is finished first, then this one written",
                 "warning",
             )
@@ -372,6 +374,7 @@ def flash_ca(
                 ),
                 roots_before=named(_roots_before(plan)),
                 roots_after=named(ca.certificates),
+                kinds_after=kinds(ca.certificates),
             )
             guarded.check()
         except UnitInterrupted as e:

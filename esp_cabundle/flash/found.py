@@ -25,10 +25,12 @@ never with one of them as if it were what the partition held.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..anchors import count_entries, intermediates, not_cas
 from ..text import plural, printable
 from .interrupt import Holds, SectorState, holdings
 
@@ -39,17 +41,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_CA",
+    "Kinds",
     "PartitionFound",
     "Resumed",
     "Roots",
     "ca_words",
+    "carried",
+    "kinds",
     "named",
     "partitions_found",
     "per_partition",
     "roots_after_stop",
+    "told_apart",
 ]
 
 Roots = tuple[tuple[str, str], ...]  # (name, SHA-256) of each root of a CA file
+# (SHA-256, "intermediate" or "not a CA") of a CA file's certificates that are no root
+Kinds = tuple[tuple[str, str], ...]
 Done = Literal[
     "untouched",
     "resumed",
@@ -74,12 +82,39 @@ def named(certs: Iterable[Certificate]) -> Roots:
     return tuple((printable(c.label), c.sha256) for c in certs)
 
 
-def ca_words(sha256: str, roots: Roots) -> str:
-    """A CA named for people: its SHA-256 prefix and its roots (``SHA-256 1a2b3c4d5e6f,
-    3 roots: ISRG Root X1, ...``)."""
-    names = ", ".join(name for name, _ in roots)
-    count = f"{len(roots)} root" + ("" if len(roots) == 1 else "s")
+def kinds(certs: Sequence[Certificate]) -> Kinds:
+    """What of ``certs`` is no root, as a journal keeps it beside their names."""
+    return tuple((c.sha256, "intermediate") for c in intermediates(certs)) + tuple(
+        (c.sha256, "not a CA") for c in not_cas(certs)
+    )
+
+
+def told_apart(roots: Roots) -> list[str]:
+    """Each root's name; a name two of them share gets each one's SHA-256 prefix (``E5
+    (1a2b3c4d)``, ``E5 (5e6f7a8b)``): two certificates named alike read as one said twice."""
+    shared = Counter(name for name, _ in roots)
+    return [
+        f"{printable(n)} ({fp.rsplit(':', 1)[-1][:8]})" if shared[n] > 1 else printable(n)
+        for n, fp in roots  # per_partition's fs_0:SHA-256 too
+    ]
+
+
+def ca_words(sha256: str, roots: Roots, kinds: Kinds = ()) -> str:
+    """A CA named for people: its SHA-256 prefix and its certificates, counted as what
+    they are as :func:`.anchors.count_anchors` does (``SHA-256 1a2b3c4d5e6f, 3 CAs (2
+    roots, 1 intermediate): ISRG Root X1, ...``). ``kinds``: journals that predate it
+    keep none, so their certificates count as roots."""
+    kind = dict(kinds)
+    k = sum(kind.get(fp) == "intermediate" for _, fp in roots)
+    m = sum(kind.get(fp) == "not a CA" for _, fp in roots)
+    names = ", ".join(told_apart(roots))
+    count = count_entries(len(roots), k, m)
     return f"SHA-256 {sha256[:12]}, {count}: {names}" if roots else f"SHA-256 {sha256[:12]}"
+
+
+def carried(entry: JournalEntry) -> str:
+    """The CA a journaled update carried, in :func:`ca_words`."""
+    return ca_words(entry.ca_sha256, entry.roots_after, entry.kinds_after)
 
 
 # A partition without a CA file in a root list (``fs_0: no CA file``, ``fs_0:none``):
@@ -269,7 +304,7 @@ class Resumed:
     action: Literal["finished", "dropped", "stale", "would finish", "stopped"]
     sectors_written: int = 0
     found: tuple[PartitionFound, ...] = ()
-    this_ca: tuple[str, Roots] = ("", ())
+    this_ca: tuple[str, Roots, Kinds] = ("", (), ())
 
     @property
     def other_ca(self) -> bool:

@@ -159,6 +159,7 @@ class JournalEntry:
     # after the update (empty in journals that predate them)
     roots_before: tuple[tuple[str, str], ...] = ()
     roots_after: tuple[tuple[str, str], ...] = ()
+    kinds_after: tuple[tuple[str, str], ...] = ()  # found.Kinds of roots_after (or none)
 
     def roots_of(self, partition: JournalPartition) -> tuple[tuple[str, str], ...]:
         """The roots ``partition`` held before the update, as far as the journal says."""
@@ -190,6 +191,7 @@ class JournalEntry:
             "roots": {
                 "before": [list(r) for r in self.roots_before],
                 "after": [list(r) for r in self.roots_after],
+                "after_kinds": [list(k) for k in self.kinds_after],
             },
             "partitions": [
                 {
@@ -265,6 +267,7 @@ class JournalEntry:
                 path=path,
                 roots_before=_roots(obj, "before"),
                 roots_after=_roots(obj, "after"),
+                kinds_after=_roots(obj, "after_kinds"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(
