@@ -30,6 +30,8 @@ from tests.support.fleet_links import refusing_ports
 from tests.test_inspect_reach import dst_only
 
 NAME = b"o\xff"
+BOARDS = Path(__file__).parent.parent / "esp_cabundle" / "data" / "boards"
+BOARD_FILE = b"./d\x01/mdash-arduino.yaml"
 ODD = os.fsdecode(NAME)
 CA = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
 CHAIN = Path(__file__).parent.parent / "examples" / "chains" / "letsencrypt-2024-short.pem"
@@ -56,13 +58,17 @@ TWO = "preset: letsencrypt\noutputs:\n  - {format: pem, path: a.pem}\n  - {forma
         ("", ["-f", "pem", "-f", "c", "-o", ODD], "(-f pem -o ", NAME),
         (TWO, ["-o", ODD], "e.g. -f pem -o ", NAME),
         ("", ["-o", ODD + "/"], "e.g. -o ", NAME + b"/FILE"),  # errors.directory_refused
-        ("", ["--board", "x\x1by"], "init --board ", b"x\x1by"),
+        # a board file in a folder whose name holds a control character (a board's own
+        # name cannot: a mistyped one gets no init step, e619b08)
+        ("", ["--board", "./d\x01/mdash-arduino.yaml"], "init --board ", BOARD_FILE),
     ],
     ids=["several-formats", "configs-outputs", "a-directory", "board"],
 )
 def test_build(config: str, args: list[str], after: str, meant: bytes, in_tmp: Path) -> None:
     if config:
         (in_tmp / "cabundle.yaml").write_text(config)
+    (in_tmp / "d\x01").mkdir()
+    shutil.copy(BOARDS / "mdash-arduino.yaml", in_tmp / "d\x01")
     r = CliRunner().invoke(cli, ["build", "--no-lock", "-q", *args])
     assert r.exit_code == 2, r.output
     assert _pasted(r.stderr, after) == meant
