@@ -31,7 +31,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   dumps squeezed (a lone ``*`` for repeated lines) read with the lines it stands for
   (:mod:`.keyscan_dumps`);
 - spelt as C octal escapes (``"\\060\\202..."``, :func:`.keyscan_dec.find_c_octal`);
-- inside the DER of every PEM block (a key as a certificate's extension value), and
+- inside the DER of every PEM block (a key as a certificate's extension value, in DER
+  or spelt as text in one: each value is text-scanned on its own), and
   base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key``) (:mod:`.keyscan_nested`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
@@ -349,7 +350,7 @@ def _cannot_open_key(head: bytes) -> bool:
     return tag != 0x02
 
 
-def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
+def _scan_text(data: bytes, stores: list[int], *, bodies: bool = True) -> tuple[str, int] | None:
     low = data.lower()
     armour = _find_armour(low)
     if armour is not None:
@@ -371,7 +372,9 @@ def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
     lowered = Lowered(data, low)  # let go by find_dumps before its own copies, made again
     del low  # for the PEM bodies: few copies of a big text at once (random 256 MiB: 2.3 GB)
     found = find_dumps(data, lowered, scan_der)
-    found = found or find_in_pem_bodies(data, lowered.get(), _scan_der)
+    if bodies:  # a body's values are text-scanned with bodies=False: one level deep
+        values = lambda text: _scan_text(text, [], bodies=False)  # noqa: E731
+        found = found or find_in_pem_bodies(data, lowered.get(), _scan_der, values)
     lowered.drop()  # before find_base64_pem's copy
     return found or find_base64_pem(data)
 

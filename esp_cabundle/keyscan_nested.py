@@ -17,20 +17,26 @@ import base64
 import binascii
 import bisect
 import re
+from collections.abc import Callable
 
 from .keyscan_armour import find_armour
 from .keyscan_common import ScanDer
 
-__all__ = ["find_base64_pem", "find_in_pem_bodies"]
+__all__ = ["der_texts", "find_base64_pem", "find_in_pem_bodies"]
+
+ScanText = Callable[[bytes], "tuple[str, int] | None"]
 
 _BEGIN = b"-----begin"
 _END = b"-----end"
 
 
-def find_in_pem_bodies(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+def find_in_pem_bodies(
+    data: bytes, low: bytes, scan_der: ScanDer, scan_text: ScanText
+) -> tuple[str, int] | None:
     """A DER or BER key inside the decoded body of a PEM block (a certificate's
-    extension): its kind, naming the certificate, and where the block's BEGIN line is.
-    ``low`` is ``data`` lower-cased (any spelling of the armour is read).
+    extension), or a key spelt as text in one of its values (``scan_text``, keyscan's
+    text scan: base64, hex): its kind, naming the certificate, and where the block's
+    BEGIN line is. ``low`` is ``data`` lower-cased (any spelling of the armour is read).
 
     The bodies are scanned as one buffer, as a DER file of many certificates is: one
     scan, not one per block (150 roots: 1 ms, not 2); a key is found in it
@@ -56,11 +62,93 @@ def find_in_pem_bodies(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str,
         pieces.append(der)
         size += len(der)
         pos = low.find(_BEGIN, end)
-    found = scan_der(b"".join(pieces)) if size else None
+    found = _scan_body(b"".join(pieces), scan_der, scan_text) if size else None
     if found is None:
         return None
     block = bisect.bisect_right(offsets, found[1]) - 1
     return f"{found[0]} inside the DER of {_block_name(pieces[block])}", begins[block]
+
+
+def _scan_body(der: bytes, scan_der: ScanDer, scan_text: ScanText) -> tuple[str, int] | None:
+    """A key in PEM blocks' joined bodies as DER, else in their values' text
+    (:func:`der_texts`), at its offset in ``der``: a certificate holding a key's base64
+    in an extension went into the CA file."""
+    found = scan_der(der)
+    if found is not None:
+        return found
+    texts, starts, at = der_texts(der)
+    found = scan_text(texts) if texts else None
+    if found is None:
+        return None
+    line = bisect.bisect_right(starts, found[1]) - 1
+    return found[0], at[line] + found[1] - starts[line]
+
+
+_TEXT_MIN = 16  # a primitive value shorter than this spells no key in any encoding
+_TEXT_DEPTH = 4  # OCTET STRINGs walked as DER inside one another (an extension's value)
+_TEXT_ELEMENTS = 1 << 20  # elements walked in all: a hostile body costs bounded work
+
+
+def der_texts(der: bytes) -> tuple[bytes, list[int], list[int]]:
+    """The values of ``der``'s primitive elements (``_TEXT_MIN`` bytes or more), each on
+    a line of its own, for the text scans, with where each line starts in the result
+    and in ``der``. In the DER itself each value follows its length byte, which may be
+    a base64 or hex character ("X" is 0x58) that then opens the run, so a key's base64
+    in an extension was not seen to start where the key does. An OCTET STRING's value
+    is also walked as DER (an extension's value is an encoded element: a UTF8String
+    holding the key's base64) when it holds one element whole; bytes that do not parse,
+    and those past _TEXT_ELEMENTS elements, are kept whole."""
+    lines: list[bytes] = []
+    starts: list[int] = []
+    at: list[int] = []
+    size = 0
+    todo = [(0, len(der), 0)]
+    walked = 0
+    while todo:
+        pos, stop, depth = todo.pop()
+        while pos < stop:
+            walked += 1
+            el = _definite(der, pos, stop) if walked <= _TEXT_ELEMENTS else None
+            if el is None:  # not DER from here (or walked far enough): the bytes as they are
+                el = (0, pos, stop - pos)
+            tag, start, length = el
+            end = start + length
+            if tag & 0x20:
+                pos = start  # constructed: its elements follow
+                continue
+            if tag == 0x04 and depth < _TEXT_DEPTH and _wraps(der, start, end):
+                todo.append((start, end, depth + 1))  # an encoded element: walked, not kept
+            elif length >= _TEXT_MIN:
+                lines.append(der[start:end])
+                starts.append(size)
+                at.append(start)
+                size += length + 1
+            pos = end
+    return b"\n".join(lines), starts, at
+
+
+def _wraps(der: bytes, start: int, end: int) -> bool:
+    """``der[start:end]`` is one element whole (an extension's encoded value)."""
+    el = _definite(der, start, end)
+    return el is not None and el[1] + el[2] == end
+
+
+def _definite(der: bytes, pos: int, stop: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content length) of the definite-length element at ``pos``
+    ending by ``stop`` (a one-byte tag), or None."""
+    if pos + 2 > stop:
+        return None
+    tag, first = der[pos], der[pos + 1]
+    if tag & 0x1F == 0x1F:
+        return None
+    if first < 0x80:
+        start, length = pos + 2, first
+    else:
+        n = first & 0x7F
+        if not 0 < n <= 3:
+            return None
+        start, length = pos + 2 + n, int.from_bytes(der[pos + 2 : pos + 2 + n], "big")
+    return (tag, start, length) if start + length <= stop else None
 
 
 def _block_name(der: bytes) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -100,6 +101,40 @@ def test_a_key_in_an_extension_is_refused_in_der_and_c() -> None:
     for data in (X1_DER + der, c_source(X1_PEM + pem), c_source(b"", root=der)):
         with pytest.raises(PrivateKeyError, match="private key material"):
             load_certificates(data, source="ca.pem")
+
+
+def _after_base64_length(text: bytes) -> bytes:
+    """``text`` padded with line ends until its DER length's last byte is a base64
+    character ("A" to "Z"), which then opens the run of base64 the scan reads."""
+    while not 0x41 <= len(text) % 256 <= 0x5A or len(text) < 128:
+        text += b"\n"
+    return text
+
+
+def _utf8_string(text: bytes) -> bytes:
+    """``text`` as a DER UTF8String (``openssl req -addext 1.2.3.4.5=ASN1:UTF8:...``)."""
+    return b"\x0c\x82" + len(text).to_bytes(2, "big") + text
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [lambda key: _after_base64_length(base64.b64encode(key)),
+     lambda key: _utf8_string(_after_base64_length(base64.b64encode(key))),
+     lambda key: _after_base64_length(key.hex().encode()),
+     lambda key: _utf8_string(base64.encodebytes(key))],
+    ids=["base64", "utf8-base64", "hex", "utf8-base64-lines"],
+)  # fmt: skip
+@pytest.mark.parametrize("name", ["test-only-ec-pkcs8.der", "test-only-rsa-pkcs1.der"])
+def test_a_key_spelt_as_text_in_a_pem_certificate_extension_is_refused(
+    spell: Callable[[bytes], bytes], name: str
+) -> None:
+    """A certificate whose extension holds a key's base64 or hex: in DER its length's
+    last byte ("X" is 0x58) ran into the base64 (``XMIIE...``), and a PEM block's body
+    was scanned for DER keys alone, so the certificate went into the CA file."""
+    key = key_vectors()[name]
+    evil = _evil_root(spell(key)).public_bytes(ser.Encoding.PEM)
+    e = _assert_refused(X1_PEM + evil, "inside the DER of the certificate 'CN=Evil Root'", key)
+    assert e.line == X1_PEM.count(b"\n") + 1
 
 
 def test_certificates_with_extensions_and_many_roots_are_no_key() -> None:
@@ -201,7 +236,9 @@ def test_dashes_spelt_out_of_step_do_not_hide_a_key() -> None:
 @pytest.mark.parametrize(
     "unit",
     [b"LS0tL", b"tLS0tLS0t", b"LS0tLS1CRUdJTiBY\n", b"-----BEGIN X-----\n", b"-----BEGIN X\n",
-     b"\\060", b"\\60 ", b"\\060\\1\\2\\3\\4\\5x", b"\x30\x03\x02\x01\x00", b"\x02\x01\x00\x30"],
+     b"\\060", b"\\60 ", b"\\060\\1\\2\\3\\4\\5x", b"\x30\x03\x02\x01\x00", b"\x02\x01\x00\x30",
+     b"-----BEGIN CERTIFICATE-----\n" + base64.b64encode(b"\x05\x00" * 3000) + b"\n",
+     b"-----BEGIN CERTIFICATE-----\n" + base64.b64encode(b"\x04\x02\x04\x00" * 3000) + b"\n"],
 )  # fmt: skip
 def test_hostile_input_is_scanned_in_bounded_time(unit: bytes) -> None:
     """Each spelling of dashes, BEGIN line, octal escape and "02 01" costs bounded work."""
