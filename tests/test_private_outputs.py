@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +118,30 @@ def test_fs_cat_of_a_ca_file_keeps_it_public(runner: CliRunner, tmp_path: Path) 
         assert out.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
         assert mode(out) == after, (before, oct(mode(out)))
         out.write_bytes(b"old")  # so the next run replaces it
+
+
+@pytest.mark.parametrize(("path", "want"), [("/conf9.json", 0o600), ("/ca.pem", 0o666)])
+def test_fs_cat_to_a_file_the_shell_opened_is_as_private_as_with_o(
+    tmp_path: Path, path: str, want: int
+) -> None:
+    """``fs cat dump.bin /conf9.json > conf9.json``: the file the shell made (0666 under
+    umask 000) kept the unit's Wi-Fi password readable by all, where ``-o -`` (and
+    ``-o conf9.json``) keep it from group and others; a CA file keeps the shell's mode."""
+    out = tmp_path / "out"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.fchmod(fd, 0o666)
+        done = subprocess.run(
+            [sys.executable, "-m", "esp_cabundle", "fs", "cat", str(LFS_IMAGE), path],
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(fd)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"{" if path.endswith(".json") else b"-----BEGIN")
+    assert mode(out) == want, oct(mode(out))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .._pipes import output_to_stdout
 from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
 from ..file_kinds import shell_word
@@ -328,13 +327,11 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
     region = img.region()
     with img.naming_image(region):
         data = img.open(region).read(path)
-    if output is not None:
-        # a unit's file is private (/conf9.json holds passwords) unless it is certificates
-        # alone (/ca.pem): then it keeps the existing file's mode, or is written 0644
-        write_atomic(output, data, mode=content_mode(data))
-        return
-    output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
-    click.echo(data, nl=False)  # bytes go to the binary stream unchanged
+    # A unit's file is private (/conf9.json holds passwords) unless it is certificates
+    # alone (/ca.pem): then it keeps the existing file's mode, or is written 0644.
+    # Standard output too, as "-o -" writes it: a file the shell opened for it ("fs cat
+    # dump.bin /conf9.json > conf9.json", 0666 under umask 000) was left readable to all.
+    write_atomic(output if output is not None else "-", data, mode=content_mode(data))
 
 
 @fs.command("put", short_help="Write a file into the image; print the 4 KiB blocks that changed.")
