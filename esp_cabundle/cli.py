@@ -148,7 +148,8 @@ class LazyGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 import traceback  # deferred: only for --debug
 
-                traceback.print_exc()
+                # masked as the error line below is: the traceback repeats the message
+                click.echo(redact(traceback.format_exc()), err=True, nl=False)
             _report_error(ctx, e, e.exit_code)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:
@@ -212,7 +213,7 @@ class LazyGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 import traceback  # deferred: only for --debug
 
-                traceback.print_exc()
+                click.echo(redact(traceback.format_exc()), err=True, nl=False)
             # Reported below, once the exception is gone: its traceback holds the frames,
             # and with them the memory that ran out.
         except Exception:

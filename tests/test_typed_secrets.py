@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from esp_cabundle.cli import run
+from esp_cabundle.errors import DeviceError
+from esp_cabundle.redact import MASK
 
 PASS = "S3cretPass"
 
@@ -137,3 +139,23 @@ def test_a_short_query_value_is_masked_before_punctuation() -> None:
         assert redact.redact("xpin=42") == "xpin=42"  # another key
     finally:
         redact.forget()
+
+
+@pytest.mark.parametrize("error", [DeviceError, MemoryError])
+def test_debug_tracebacks_mask_what_the_error_line_masks(
+    error: type[Exception], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--debug printed the traceback as Python formats it, the message (and any cause's)
+    with the secret the error line below it masks: a query value of a typed --rpc URL,
+    which a message or a library's exception may quote."""
+    url = f"http://127.0.0.1:9/rpc?session={PASS}"
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error(f"unit {url} answered oddly")
+
+    monkeypatch.setattr("esp_cabundle.commands.push._run", fail)
+    code = run(["--debug", "push", "--rpc", url, "--board", "mdash-arduino"])
+    out = capsys.readouterr()
+    assert code in (3, 1, 2), out
+    assert "Traceback" in out.err and f"session={MASK}" in out.err, out.err
+    assert PASS not in out.out + out.err, out.err
