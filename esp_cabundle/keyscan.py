@@ -32,7 +32,7 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (:mod:`.keyscan_dumps`);
 - spelt as C octal escapes (``"\\060\\202..."``, :func:`.keyscan_dec.find_c_octal`);
 - inside the DER of every PEM block (a key as a certificate's extension value, in DER
-  or spelt as text in one: each value is text-scanned on its own), and
+  or spelt as text in one: each value, a DER file's too, text-scanned on its own), and
   base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key``) (:mod:`.keyscan_nested`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
@@ -65,7 +65,7 @@ from .keyscan_common import wide_text as _wide_text
 from .keyscan_dec import find_c_octal
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
-from .keyscan_nested import find_base64_pem, find_in_pem_bodies
+from .keyscan_nested import find_base64_pem, find_in_der_values, find_in_pem_bodies
 
 if TYPE_CHECKING:
     from .pkcs12 import Pfx
@@ -546,7 +546,7 @@ def _find_key(data: bytes, stores: list[int]) -> KeyFinding | None:
     found = _scan_text(data, stores)
     if found is not None:
         return KeyFinding(found[0], found[1], line_of(data, found[1]))
-    found = _scan_der(data)
+    found = _scan_der(data) or find_in_der_values(data, lambda v: _scan_text(v, []))
     if found is not None:
         return KeyFinding(found[0], found[1], 0)
     if b"\x00" in data and _wide_text(data):

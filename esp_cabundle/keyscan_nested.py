@@ -2,7 +2,8 @@
 
 - inside a PEM block's DER: a key in a certificate's extension (any OCTET STRING the
   issuer chose) is in every device's CA file once the certificate is; each armoured
-  block's body is decoded and given to keyscan's DER scan (:func:`find_in_pem_bodies`);
+  block's body is decoded and given to keyscan's DER scan, and its values (a DER
+  file's too) one a line to its text scan (:func:`find_in_pem_bodies`, :func:`der_texts`);
 - in base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key:``, a ``.env``
   line, ``base64 key.pem``): the base64 of a run of dashes is looked for, and the text
   it decodes to read for a private-key header as keyscan reads one
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from .keyscan_armour import find_armour
 from .keyscan_common import ScanDer
 
-__all__ = ["der_texts", "find_base64_pem", "find_in_pem_bodies"]
+__all__ = ["der_texts", "find_base64_pem", "find_in_der_values", "find_in_pem_bodies"]
 
 ScanText = Callable[[bytes], "tuple[str, int] | None"]
 
@@ -62,26 +63,47 @@ def find_in_pem_bodies(
         pieces.append(der)
         size += len(der)
         pos = low.find(_BEGIN, end)
-    found = _scan_body(b"".join(pieces), scan_der, scan_text) if size else None
+    found = (scan_der(b"".join(pieces)) or _in_values(pieces, offsets, scan_text)) if size else None
     if found is None:
         return None
     block = bisect.bisect_right(offsets, found[1]) - 1
     return f"{found[0]} inside the DER of {_block_name(pieces[block])}", begins[block]
 
 
-def _scan_body(der: bytes, scan_der: ScanDer, scan_text: ScanText) -> tuple[str, int] | None:
-    """A key in PEM blocks' joined bodies as DER, else in their values' text
-    (:func:`der_texts`), at its offset in ``der``: a certificate holding a key's base64
-    in an extension went into the CA file."""
-    found = scan_der(der)
-    if found is not None:
-        return found
-    texts, starts, at = der_texts(der)
-    found = scan_text(texts) if texts else None
+def find_in_der_values(der: bytes, scan_text: ScanText) -> tuple[str, int] | None:
+    """A key spelt as text (``scan_text``: base64, hex) in one of the values of DER
+    certificates (:func:`der_texts`), and where in ``der``; None at once for bytes that
+    do not open as a certificate does, a SEQUENCE of 128 bytes or more (text, an image:
+    they were text-scanned already)."""
+    if der[:1] != b"\x30" or der[1:2] not in (b"\x81", b"\x82", b"\x83"):
+        return None
+    if _definite(der, 0, len(der)) is None:
+        return None
+    return _in_values([der], [0], scan_text)
+
+
+def _in_values(
+    pieces: list[bytes], offsets: list[int], scan_text: ScanText
+) -> tuple[str, int] | None:
+    """A key spelt as text in a value of one of ``pieces`` (DER each, at ``offsets`` in
+    them joined), and where in them joined; each piece walked on its own, so that one
+    that is no DER (a block of junk before the certificates) hides no other's values."""
+    lines: list[bytes] = []
+    starts: list[int] = []
+    at: list[int] = []
+    size = 0
+    for piece, offset in zip(pieces, offsets, strict=True):
+        texts, text_starts, text_at = der_texts(piece)
+        if texts:
+            lines.append(texts)
+            starts.extend(size + start for start in text_starts)
+            at.extend(offset + a for a in text_at)
+            size += len(texts) + 1
+    found = scan_text(b"\n".join(lines)) if lines else None
     if found is None:
         return None
     line = bisect.bisect_right(starts, found[1]) - 1
-    return found[0], at[line] + found[1] - starts[line]
+    return f"{found[0]} in a DER value", at[line] + found[1] - starts[line]
 
 
 _TEXT_MIN = 16  # a primitive value shorter than this spells no key in any encoding

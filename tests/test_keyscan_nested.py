@@ -125,16 +125,25 @@ def _utf8_string(text: bytes) -> bytes:
     ids=["base64", "utf8-base64", "hex", "utf8-base64-lines"],
 )  # fmt: skip
 @pytest.mark.parametrize("name", ["test-only-ec-pkcs8.der", "test-only-rsa-pkcs1.der"])
-def test_a_key_spelt_as_text_in_a_pem_certificate_extension_is_refused(
+def test_a_key_spelt_as_text_in_a_certificate_extension_is_refused(
     spell: Callable[[bytes], bytes], name: str
 ) -> None:
-    """A certificate whose extension holds a key's base64 or hex: in DER its length's
-    last byte ("X" is 0x58) ran into the base64 (``XMIIE...``), and a PEM block's body
-    was scanned for DER keys alone, so the certificate went into the CA file."""
+    """A certificate whose extension holds a key's base64 or hex, in PEM, DER or a C
+    byte array: in DER the value's length byte ("X" is 0x58) ran into the base64
+    (``XMIIE...``), and a PEM block's body was scanned for DER keys alone, so the
+    certificate went into the CA file."""
     key = key_vectors()[name]
-    evil = _evil_root(spell(key)).public_bytes(ser.Encoding.PEM)
-    e = _assert_refused(X1_PEM + evil, "inside the DER of the certificate 'CN=Evil Root'", key)
+    evil = _evil_root(spell(key))
+    pem = evil.public_bytes(ser.Encoding.PEM)
+    e = _assert_refused(X1_PEM + pem, "inside the DER of the certificate 'CN=Evil Root'", key)
     assert e.line == X1_PEM.count(b"\n") + 1
+    junk = b"-----BEGIN JUNK-----\n/w==\n-----END JUNK-----\n"  # no DER: hides nothing
+    found = find_private_key(junk + X1_PEM + pem)
+    assert found is not None and "CN=Evil Root" in found.kind, found
+    der = evil.public_bytes(ser.Encoding.DER)
+    for data in (X1_DER + der, c_source(b"", root=der)):
+        with pytest.raises(PrivateKeyError, match="private key material"):
+            load_certificates(data, source="ca.der")
 
 
 def test_certificates_with_extensions_and_many_roots_are_no_key() -> None:
