@@ -1,10 +1,10 @@
 """Private-key material in the encodings listed below, found in linear passes over the input.
 
-A CA file goes to every device of a fleet, so a key in it is a key published. Keys turn
-up in CA files in more shapes than ``-----BEGIN PRIVATE KEY-----``: a header in lower
-case, with four dashes, two spaces, a NUL or a non-breaking space in the label; the body
-of a key with its header lines cut off; a DER key appended after DER certificates; UTF-16
-text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of them:
+A CA file goes to every device of a fleet, so a key in it is a key published. Keys turn up
+in CA files in more shapes than ``-----BEGIN PRIVATE KEY-----``: a header in lower case,
+with four dashes, two spaces, a NUL or a non-breaking space in the label; a key's body with
+its header lines cut off; a DER key after DER certificates; UTF-16 text; PuTTY ``.ppk`` and
+JWK files. :func:`find_private_key` looks for all of them:
 
 - PEM armour naming a private key: ``private`` and ``key`` (at most eight
   non-alphanumeric bytes apart) right after ``begin`` or ``end`` and at most two label
@@ -16,36 +16,34 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   RFC 5915, RFC 5208 6, RFC 7292 4), in definite or indefinite lengths (X.690 8.1.3.6);
   a PKCS#12 store's bags are counted (:mod:`.pkcs12`): one of certificates only in the
   clear holds no key, one with encrypted parts may;
-- the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
-  of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
-  (headerless PEM bodies, C string literals); a PKCS#12 store there is decoded whole
+- the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one of
+  them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64 (PEM
+  bodies without headers, C string literals); a PKCS#12 store there is decoded whole
   (``base64 FILE.p12``, one C literal a line too) and its bags counted as in DER;
 - the same structures and magic spelt in hex anywhere in text, a file read as PEM
   included (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
   ``(uint8_t)0x30``; OpenSSH's magic as a string's text), the dumps of xxd, hexdump, od
   (bytes, or words as ``od -x`` prints them), bare hex (``308204a4...``, ``30:82:...``);
 - spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays (``{48, 130, ...}``,
-  ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
-  ``od -tu1``, ``od -td1``, ``od -b``; as od's and hexdump's words (:mod:`.keyscan_words`):
-  decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order;
-  dumps squeezed (a lone ``*`` for repeated lines) read with the lines it stands for
-  (:mod:`.keyscan_dumps`);
+  ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists, ``od
+  -tu1``, ``od -td1``, ``od -b``; as od's and hexdump's words (:mod:`.keyscan_words`):
+  decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order; dumps
+  squeezed (a lone ``*`` for repeated lines) read with the lines it stands for (keyscan_dumps);
 - spelt as C octal escapes (``"\\060\\202..."``, :func:`.keyscan_dec.find_c_octal`);
-- inside the DER of every PEM block (a key as a certificate's extension value, in DER
-  or spelt as text in one: each value, a DER file's too, text-scanned on its own), and
-  base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key``) (:mod:`.keyscan_nested`);
+- inside every PEM block's and DER file's DER (an extension value's key, DER or text),
+  and base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key``) (:mod:`.keyscan_nested`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
 - all of the above again with NUL bytes removed (UTF-16 and UTF-32 text holding ASCII,
   text in NUL-padded fields), when such text is there at all (:func:`.wide_text`).
 
-Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-encoded
-beyond these (base32, ascii85, base64 of base64): README's "No private key" lists both.
+Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-encoded beyond
+these (base32, ascii85, base64 of base64): README's "No private key" lists both.
 
-Each pattern is a regular expression without unbounded nested repetition, and each
-candidate is checked in bounded work (a window of its line, a bounded walk over BER
-elements): the scan is linear. A finding says where and what kind of key, never its bytes.
+Each pattern is a regular expression without unbounded nested repetition, and each candidate
+is checked in bounded work (a window of its line, a bounded walk over BER elements): the
+scan is linear. A finding says where and what kind of key, never its bytes.
 """
 
 from __future__ import annotations
@@ -373,8 +371,8 @@ def _scan_text(data: bytes, stores: list[int], *, bodies: bool = True) -> tuple[
     del low  # for the PEM bodies: few copies of a big text at once (random 256 MiB: 2.3 GB)
     found = find_dumps(data, lowered, scan_der)
     if bodies:  # a body's values are text-scanned with bodies=False: one level deep
-        values = lambda text: _scan_text(text, [], bodies=False)  # noqa: E731
-        found = found or find_in_pem_bodies(data, lowered.get(), _scan_der, values)
+        each = lambda value: _scan_text(value, [], bodies=False)  # noqa: E731
+        found = found or find_in_pem_bodies(data, lowered.get(), _scan_der, each)
     lowered.drop()  # before find_base64_pem's copy
     return found or find_base64_pem(data)
 
