@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import hashlib
 import re
 from collections.abc import Callable
 
@@ -111,7 +112,29 @@ _TEXT_DEPTH = 4  # OCTET STRINGs walked as DER inside one another (an extension'
 _TEXT_ELEMENTS = 1 << 20  # elements walked in all: a hostile body costs bounded work
 
 
-def der_texts(der: bytes) -> tuple[bytes, list[int], list[int]]:
+# der_texts of certificates walked before, by digest: the gate scans its input, then its
+# rendered read-back, the same DER (the walk doubled a 145-root bundle's scan). Bounded:
+# pieces up to _KEPT_SIZE bytes, _KEPT_MAX of them (8 MiB at most).
+_KEPT: dict[bytes, tuple[bytes, tuple[int, ...], tuple[int, ...]]] = {}
+_KEPT_SIZE = 8192
+_KEPT_MAX = 1024
+
+
+def der_texts(der: bytes) -> tuple[bytes, tuple[int, ...], tuple[int, ...]]:
+    """:func:`_der_texts`, answered from :data:`_KEPT` for a certificate walked before."""
+    if len(der) > _KEPT_SIZE:
+        return _der_texts(der)
+    digest = hashlib.sha256(der).digest()
+    kept = _KEPT.get(digest)
+    if kept is None:
+        kept = _der_texts(der)
+        if len(_KEPT) >= _KEPT_MAX:
+            _KEPT.clear()
+        _KEPT[digest] = kept
+    return kept
+
+
+def _der_texts(der: bytes) -> tuple[bytes, tuple[int, ...], tuple[int, ...]]:
     """The values of ``der``'s primitive elements (``_TEXT_MIN`` bytes or more), each on
     a line of its own, for the text scans, with where each line starts in the result
     and in ``der``. In the DER itself each value follows its length byte, which may be
@@ -146,7 +169,7 @@ def der_texts(der: bytes) -> tuple[bytes, list[int], list[int]]:
                 at.append(start)
                 size += length + 1
             pos = end
-    return b"\n".join(lines), starts, at
+    return b"\n".join(lines), tuple(starts), tuple(at)
 
 
 def _wraps(der: bytes, start: int, end: int) -> bool:

@@ -299,3 +299,21 @@ def test_certificates_in_c_octal_escapes_are_no_key() -> None:
     text = X1_PEM + _octal(X1_DER, False, 16) + _octal(X1_DER, True)
     assert find_private_key(text) is None
     assert len(load_certificates(text)) == 1
+
+
+def test_the_walk_of_a_certificate_is_kept_bounded_and_answers_as_walked() -> None:
+    """The gate scans its input and then its rendered read-back, the same certificates:
+    der_texts keeps each walk (it doubled the scan of a 145-root bundle), by digest,
+    within _KEPT_MAX entries and only for pieces up to _KEPT_SIZE bytes."""
+    from esp_cabundle import keyscan_nested as kn
+
+    kn._KEPT.clear()
+    der = X1_DER
+    first = kn.der_texts(der)
+    assert first == kn._der_texts(der) and kn.der_texts(der) is first  # kept, same answer
+    for i in range(kn._KEPT_MAX + 10):
+        kn.der_texts(der + i.to_bytes(4, "big"))
+    assert 0 < len(kn._KEPT) <= kn._KEPT_MAX
+    big = der * (kn._KEPT_SIZE // len(der) + 1)
+    kn._KEPT.clear()
+    assert kn.der_texts(big) == kn._der_texts(big) and not kn._KEPT  # too big to keep
