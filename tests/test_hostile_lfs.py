@@ -13,6 +13,7 @@ import pytest
 from support import dumps
 from support.lfs_meta import (
     commits,
+    count_mounts,
     metadata_blocks,
     newer_superblock_unnamed,
     recrc,
@@ -242,26 +243,11 @@ def test_identifying_an_image_unmounts_what_it_mounted(monkeypatch: pytest.Monke
     """littlefs mallocs its caches at mount and frees them at unmount only: the probe
     that identifies an image's platform mounted and never unmounted, ~1.2 KB of native
     memory kept a probe (a local fuzz campaign's resident memory grew without end)."""
-    from littlefs import LittleFS
-
     from esp_cabundle.fs.lfs_device import probe_lfs
     from esp_cabundle.fs.lfs_profiles import resolve_profile
 
     files = [("/d/x", b"y"), ("/ca.pem", b"x")]  # the probe stops at the first file
     data = pack_image("littlefs", "esp-idf", 64 * 1024, files).data
-    balance: list[int] = []
-    mount, unmount = LittleFS.mount, LittleFS.unmount
-
-    def counted_mount(self: LittleFS) -> int:
-        rc = mount(self)
-        balance.append(1)
-        return rc
-
-    def counted_unmount(self: LittleFS) -> int:
-        balance.append(-1)
-        return unmount(self)
-
-    monkeypatch.setattr(LittleFS, "mount", counted_mount)
-    monkeypatch.setattr(LittleFS, "unmount", counted_unmount)
+    balance = count_mounts(monkeypatch)
     probe_lfs(data, resolve_profile("esp-idf"))
     assert balance == [1, -1]

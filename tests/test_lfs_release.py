@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from support.lfs_meta import count_mounts
 
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs import open_image
@@ -14,34 +15,11 @@ from esp_cabundle.fs.base import NoRoomError
 from esp_cabundle.fs.edit import pack_image
 from esp_cabundle.fs.inspect import inspect_image
 
-
-def _mounts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """+1 a mount, -1 an unmount of littlefs-python's own LittleFS, as they happen."""
-    from littlefs import LittleFS
-
-    gc.collect()  # images earlier tests dropped are unmounted now, not counted here
-    balance: list[int] = []
-    mount, unmount = LittleFS.mount, LittleFS.unmount
-
-    def counted_mount(self: LittleFS) -> int:
-        rc = mount(self)
-        balance.append(1)
-        return rc
-
-    def counted_unmount(self: LittleFS) -> int:
-        balance.append(-1)
-        return unmount(self)
-
-    monkeypatch.setattr(LittleFS, "mount", counted_mount)
-    monkeypatch.setattr(LittleFS, "unmount", counted_unmount)
-    return balance
-
-
 DATA = pack_image("littlefs", "esp-idf", 64 * 1024, [("/ca.pem", b"x")]).data
 
 
 def test_a_closed_image_is_unmounted_and_reads_no_more(monkeypatch: pytest.MonkeyPatch) -> None:
-    balance = _mounts(monkeypatch)
+    balance = count_mounts(monkeypatch)
     with open_image(DATA) as image:
         assert image.read("/ca.pem") == b"x"
     assert balance.count(1) == 2 and sum(balance) == 0  # the probe's mount, and the image's
@@ -53,7 +31,7 @@ def test_a_closed_image_is_unmounted_and_reads_no_more(monkeypatch: pytest.Monke
 
 
 def test_an_image_dropped_unclosed_is_unmounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    balance = _mounts(monkeypatch)
+    balance = count_mounts(monkeypatch)
     for _ in range(3):  # a loop opening and reading images, none closed
         assert open_image(DATA).read("/ca.pem") == b"x"
     gc.collect()
@@ -63,7 +41,7 @@ def test_an_image_dropped_unclosed_is_unmounted(monkeypatch: pytest.MonkeyPatch)
 def test_a_failed_edit_unmounts_the_mount_it_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
     """The store is restored and remounted after a failed edit; the old mount's caches
     were kept until then."""
-    balance = _mounts(monkeypatch)
+    balance = count_mounts(monkeypatch)
     with open_image(DATA) as image:
         with pytest.raises(NoRoomError):
             image.write("/big", bytes(1 << 20))
@@ -78,7 +56,7 @@ def test_a_failed_edit_unmounts_the_mount_it_replaces(monkeypatch: pytest.Monkey
 
 
 def test_inspect_unmounts_the_image_it_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    balance = _mounts(monkeypatch)
+    balance = count_mounts(monkeypatch)
     report = inspect_image(DATA, "fs.bin")
     assert report is not None and any(k == "file /ca.pem" for k, _ in report.facts)
     assert balance and sum(balance) == 0  # no collection needed: it was closed

@@ -13,6 +13,7 @@ import random
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 TYPE_CTZSTRUCT = 0x202
 
@@ -175,3 +176,28 @@ def mutate_commits(
     out = bytearray(image)
     out[b * block_size : (b + 1) * block_size] = block
     return bytes(out)
+
+
+def count_mounts(monkeypatch: Any) -> list[int]:
+    """+1 a mount, -1 an unmount of littlefs-python's own LittleFS, as they happen (images
+    earlier tests dropped are collected first: their unmounts are not counted here)."""
+    import gc
+
+    from littlefs import LittleFS
+
+    gc.collect()
+    balance: list[int] = []
+    mount, unmount = LittleFS.mount, LittleFS.unmount
+
+    def counted_mount(self: LittleFS) -> int:
+        rc = mount(self)
+        balance.append(1)
+        return rc
+
+    def counted_unmount(self: LittleFS) -> int:
+        balance.append(-1)
+        return unmount(self)
+
+    monkeypatch.setattr(LittleFS, "mount", counted_mount)
+    monkeypatch.setattr(LittleFS, "unmount", counted_unmount)
+    return balance
