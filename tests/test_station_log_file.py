@@ -222,3 +222,27 @@ def test_a_first_line_nested_past_the_recursion_limit_is_not_a_log(
 def check_log_at(log: Path, first: bytes) -> None:
     log.write_bytes(first)
     check_log(log, "jsonl")
+
+
+@pytest.mark.parametrize("name", ["log.csv", "log.jsonl"])
+def test_a_new_log_is_0644_whatever_the_umask(tmp_path: Path, name: str) -> None:
+    # Under umask 000 the log was made 0666: any user could rewrite a station's record.
+    old = os.umask(0)
+    try:
+        append_log(tmp_path / name, [RECORD], "csv" if name.endswith(".csv") else "jsonl")
+    finally:
+        os.umask(old)
+    assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_an_existing_log_keeps_its_mode(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.touch(mode=0o600)
+    log.chmod(0o660)  # the owner's choice (a group of station operators): left as it is
+    old = os.umask(0)
+    try:
+        append_log(log, [RECORD], "jsonl")
+    finally:
+        os.umask(old)
+    assert log.stat().st_mode & 0o777 == 0o660
+    assert json.loads(log.read_text())["port"] == "/dev/ttyUSB0"

@@ -40,6 +40,7 @@ from ..errors import (
     combined_exit_code,
     unwritable_hint,
 )
+from ..file_modes import PUBLIC
 from ..spelling import CLI_SPELLING
 from ..text import printable
 from .base import ProgressCallback
@@ -393,7 +394,15 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
         try:
             created = True
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+                # 0644 whatever the umask: under umask 000, 0666 let any user rewrite a
+                # station's record. A log that exists keeps the mode it has.
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, PUBLIC)
+                try:
+                    os.fchmod(fd, PUBLIC)
+                except OSError:
+                    os.close(fd)
+                    os.unlink(path)
+                    raise
             except FileExistsError:
                 created = False
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND)
