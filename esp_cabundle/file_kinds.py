@@ -18,6 +18,7 @@ __all__ = [
     "file_kind",
     "is_found",
     "is_named",
+    "name_fault",
     "names_a_directory",
     "refuse_special",
     "shell_join",
@@ -151,3 +152,39 @@ def base_dir_of(path: Path) -> Path:
         if regular:
             return path.parent
     return Path(".")
+
+
+def name_fault(path: str | Path) -> str | None:
+    """Why no file can ever have the name ``path``, whatever is on disk: a NUL byte
+    (os.stat raises ValueError on one) or a length the OS refuses (ENAMETOOLONG: a part
+    over NAME_MAX, 255 bytes on Linux, or the whole over PATH_MAX). A reader says this
+    where it would say "no such file", a writer before the work, not once it is done.
+    None for a name the OS takes."""
+    s = str(path)
+    if "\x00" in s:
+        return "the name holds a NUL byte, which no file name can"
+    longest = max((os.fsencode(part) for part in Path(s).parts), key=len, default=b"")
+    if len(longest) > 14:  # POSIX's least NAME_MAX: shorter parts fit everywhere
+        limit = _name_max(Path(s))
+        if len(longest) > limit:
+            return (
+                f"a part of the name is {len(longest)} bytes, longer than the {limit} "
+                "the OS allows for one"
+            )
+    try:
+        os.lstat(s)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return f"the name is {len(os.fsencode(s))} bytes, longer than the OS allows"
+    return None
+
+
+def _name_max(path: Path) -> int:
+    """NAME_MAX of the file system the nearest existing directory above ``path`` is on
+    (255 where the OS does not say)."""
+    for folder in path.absolute().parents:
+        try:
+            return int(os.pathconf(folder, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            continue
+    return 255

@@ -22,6 +22,7 @@ from .file_kinds import (
     file_kind,
     is_found,
     is_named,
+    name_fault,
     refuse_special,
     shell_path,
 )
@@ -312,7 +313,11 @@ def _in_the_way(folder: Path) -> tuple[str, str, str] | None:
 def refuse_output_under_a_file(path: Path) -> None:
     """InputError (exit 2) before any work for an output whose path runs through a file
     (``-o ca.pem/x.bin``): the user's slip, which the write at the end said as an I/O
-    failure (exit 3) after the work was done."""
+    failure (exit 3) after the work was done. So is a name no file can have (a part
+    over NAME_MAX, a NUL)."""
+    fault = name_fault(path)
+    if fault is not None:
+        raise InputError(f"{path}: cannot write: {fault}; nothing was read or written")
     blocked = _in_the_way(path.parent)
     if blocked is not None:
         what, why, hint = blocked

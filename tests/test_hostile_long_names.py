@@ -41,3 +41,25 @@ def test_an_over_long_root_file_in_a_config(in_tmp: Path, runner: CliRunner) -> 
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     assert r.exit_code == 2, r.output
     assert "roots[1]" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--root", "isrg-root-x1", "-o", f"{LONG}.pem"],
+        ["build", "--root", "isrg-root-x1", "-o", f"{LONG}/ca.pem"],
+        ["pack", "--fs", "littlefs", "--platform", "arduino-2.0.17", "--size", "64K",
+         "--root", "isrg-root-x1", "-o", f"{LONG}.bin"],
+    ],
+    ids=["build-file", "build-dir", "pack"],
+)  # fmt: skip
+def test_an_over_long_output_name_is_refused_before_the_work(
+    in_tmp: Path, runner: CliRunner, args: list[str]
+) -> None:
+    # It was exit 3 ("cannot write (File name too long)") once the build was done.
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "longer than the 255 the OS allows" in r.stderr, r.stderr
+    assert "nothing was read or written" in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
