@@ -28,6 +28,7 @@ from .catalog import (
 )
 from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, directory_refused
+from .file_kinds import name_fault
 from .fileio import is_named, read_input
 from .limits import MAX_CERT_INPUT
 from .policies import MBEDTLS_VETTED as MBEDTLS_VETTED
@@ -206,6 +207,13 @@ def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
     if any(ch in spec for ch in "/\\") or spec.endswith(
         (".pem", ".crt", ".cer", ".der", ".h", ".c")
     ):
+        fault = name_fault(p)  # a NUL, a part over NAME_MAX: no file can be named so
+        if fault is not None:
+            raise InputError(
+                f"root file '{spec}' cannot exist: {fault}",
+                hint="give a certificate file's real name, or a root's alias or SHA-256 "
+                "fingerprint (esp-cabundle roots lists them)",
+            )
         raise InputError(  # the name in the message: a config's error names its line
             f"no such root file '{spec}'",
             hint="give a certificate file that exists, or a root's alias or SHA-256 "

@@ -63,3 +63,21 @@ def test_an_over_long_output_name_is_refused_before_the_work(
     assert "nothing was read or written" in r.stderr
     assert list(in_tmp.iterdir()) == []
 
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("roots[1]", f"roots: [isrg-root-x1, {LONG}.pem]\n"),
+        ("exclude[0]", f"roots: [isrg-root-x1]\nexclude: [{LONG}.pem]\n"),
+    ],
+)
+def test_an_over_long_root_file_name_says_so(
+    in_tmp: Path, runner: CliRunner, key: str, text: str
+) -> None:
+    # It said "no such root file", as for a name a file could have but none has.
+    (in_tmp / "cabundle.yaml").write_text(text)
+    r = runner.invoke(cli, ["build", "-c", "cabundle.yaml"])
+    assert r.exit_code == 2, r.output
+    assert f"{key}: root file" in r.stderr, r.stderr
+    assert "cannot exist: a part of the name is 304 bytes" in r.stderr
+    assert "no such root file" not in r.stderr

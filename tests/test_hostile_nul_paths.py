@@ -62,3 +62,21 @@ def test_build_with_a_nul_in_an_output_path(in_tmp: Path, runner: CliRunner) -> 
     assert "Traceback" not in r.output and sorted(p.name for p in in_tmp.iterdir()) == [
         "cabundle.yaml"
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("roots[1]", 'roots: [isrg-root-x1, "a\\0b.pem"]\n'),
+        ("exclude[0]", 'roots: [isrg-root-x1]\nexclude: ["x/a\\0b"]\n'),
+    ],
+)
+def test_a_nul_in_a_root_file_name_says_so(
+    in_tmp: Path, runner: CliRunner, key: str, text: str
+) -> None:
+    # It said "no such root file", as for a name a file could have but none has.
+    (in_tmp / "cabundle.yaml").write_text(text)
+    r = runner.invoke(cli, ["build", "-c", "cabundle.yaml"])
+    assert r.exit_code == 2, r.output
+    assert f"{key}: root file" in r.stderr and "holds a NUL byte" in r.stderr, r.stderr
+    assert "no such root file" not in r.stderr
