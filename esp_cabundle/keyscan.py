@@ -348,12 +348,14 @@ def _cannot_open_key(head: bytes) -> bool:
     return tag != 0x02
 
 
-def _scan_text(data: bytes, stores: list[int], *, bodies: bool = True) -> tuple[str, int] | None:
-    low = data.lower()
-    armour = _find_armour(low)
+def _scan_text(
+    data: bytes, stores: list[int], *, bodies: bool = True, labels: bool = True
+) -> tuple[str, int] | None:
+    low = data.lower()  # labels False: certificate values (a name may read as a header)
+    armour = _find_armour(low) if labels else None
     if armour is not None:
         return "PEM private-key header", header_start(low, armour)
-    line = _KEY_LINES.search(low) if any(w in low for w in _KEY_LINE_WORDS) else None
+    line = _KEY_LINES.search(low) if labels and any(w in low for w in _KEY_LINE_WORDS) else None
     if line:
         word = line.group(0)
         if word.startswith(b"private-key"):
@@ -371,7 +373,7 @@ def _scan_text(data: bytes, stores: list[int], *, bodies: bool = True) -> tuple[
     del low  # for the PEM bodies: few copies of a big text at once (random 256 MiB: 2.3 GB)
     found = find_dumps(data, lowered, scan_der)
     if bodies:  # a body's values are text-scanned with bodies=False: one level deep
-        each = lambda value: _scan_text(value, [], bodies=False)  # noqa: E731
+        each = lambda value: _scan_text(value, [], bodies=False, labels=False)  # noqa: E731
         found = found or find_in_pem_bodies(data, lowered.get(), _scan_der, each)
     lowered.drop()  # before find_base64_pem's copy
     return found or find_base64_pem(data)
@@ -544,7 +546,7 @@ def _find_key(data: bytes, stores: list[int]) -> KeyFinding | None:
     found = _scan_text(data, stores)
     if found is not None:
         return KeyFinding(found[0], found[1], line_of(data, found[1]))
-    found = _scan_der(data) or find_in_der_values(data, lambda v: _scan_text(v, []))
+    found = _scan_der(data) or find_in_der_values(data, lambda v: _scan_text(v, [], labels=False))
     if found is not None:
         return KeyFinding(found[0], found[1], 0)
     if b"\x00" in data and _wide_text(data):
