@@ -426,13 +426,22 @@ def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> tuple[dat
     return max(dates.values()), each
 
 
+def _unsent_at(chain: ServerChain, at: datetime) -> bool:
+    """A saved chain judged at a date before its newest certificate's first day that it
+    was not captured at or before: the server sent another chain then. One captured by
+    then was sent (a certificate issued ahead: the server's fault, renewal hints)."""
+    if _chain_born(chain) <= at:
+        return False
+    return chain.captured_at is None or chain.captured_at > at
+
+
 def unissued_note(timeline: Timeline) -> str | None:
     """For a verdict that passes at a date before the saved chain judged (one with no
     start of its own) existed: that it is not what the server sent then (a device that
     checks no dates passes a chain it was never sent). A note, not a failure; a failing
     verdict says it in :attr:`FailingSince.valid_from` (None: the chain existed then)."""
     period, at = timeline.segments[0].period, timeline.start.at
-    if not timeline.start.ok or period.start is not None or _chain_born(period.chain) <= at:
+    if not timeline.start.ok or period.start is not None or not _unsent_at(period.chain, at):
         return None
     return f"Not what the server sent at {at.date().isoformat()}: {_unissued(period.chain)}."
 
@@ -460,7 +469,7 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
         prev = periods[index - 1] if index > 0 else None
         if current.start is None:
             born = _chain_born(current.chain)
-            if born > when:  # judged before the saved chain existed: not what was sent
+            if _unsent_at(current.chain, when):  # judged before it existed: not what was sent
                 return FailingSince(when, _unissued(current.chain), False, valid_from=born)
             if not judge.device.checks_dates:
                 why = "this device does not check dates, so the chain fails whenever it is sent"
