@@ -58,6 +58,12 @@ from typing import TYPE_CHECKING
 from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
+from .keyscan_ber import INDEFINITE as _INDEFINITE
+from .keyscan_ber import end as _end
+from .keyscan_ber import enter as _enter
+from .keyscan_ber import next_tag as _next_tag
+from .keyscan_ber import oid_at as _oid_at
+from .keyscan_ber import tlv as _tlv
 from .keyscan_common import JAVA_MAGIC, KeyFinding, Lowered, java_store_kind, line_of, memoised
 from .keyscan_common import wide_text as _wide_text
 from .keyscan_dec import find_c_octal
@@ -145,18 +151,10 @@ _VERSION_LED = re.compile(
     re.DOTALL,
 )
 
-# Indefinite-length BER (X.690 8.1.3.6): a constructed element with length octet 0x80
-# ends with the end-of-contents octets 00 00. Writers of it: NSS's pk12util (Firefox's
-# certificate export) and Bouncy Castle's default "PKCS12" key store (PKCS12KeyStoreSpi
-# stores BER unless asked for DER, "PKCS12-DEF"), for the whole PFX; OpenSSL's -stream
-# (cms, smime, pkcs7), for CMS ContentInfos. OpenSSL, the JDK's keytool and Python
-# cryptography write PKCS#12 and PKCS#8 in DER, but OpenSSL's d2i reads every key
-# format in BER too (tests/data/private-keys/README.md).
-_INDEFINITE = -1
-_WALK = 16  # elements one walk to the end of an indefinite-length element may visit
 # A PFX (der_key_kind's PKCS#12 store) is walked for its bags (:mod:`.pkcs12`): one with
 # certificates only is no key. A scan walks at most _PFX_WALKS stores (each walk is
-# bounded, but a store's bags are far more than _WALK elements); any more are key stores.
+# bounded, but a store's bags are far more than keyscan_ber.WALK elements); any more
+# are key stores.
 _PKCS12_STORE = "PKCS#12 key store"
 _PKCS12_SEALED = "PKCS#12 store, no key bag in the clear"
 _PFX_WALKS = 4
@@ -164,73 +162,6 @@ _PFX_WALKS = 4
 # can take (LL or 80, 81 LL, 82 LL LL, 83 LL LL LL) and the authSafe's 30: "MHkC AQMw",
 # "MIH/ AgED", "MIL/ /wIB AzCC", "MIP/ //8C AQMw".
 _PFX_VERSION_B64 = (b"AQMw", b"AgED", b"IBAz")
-
-
-def _tlv(buf: bytes, pos: int) -> tuple[int, int, int] | None:
-    """(tag, content start, content length) of the element at ``pos``, or None; the
-    length is _INDEFINITE for a constructed element of indefinite length."""
-    if pos + 2 > len(buf):
-        return None
-    tag, first = buf[pos], buf[pos + 1]
-    if first < 0x80:
-        return tag, pos + 2, first
-    n = first & 0x7F
-    if n == 0:
-        return (tag, pos + 2, _INDEFINITE) if tag & 0x20 else None
-    if n > 3 or pos + 2 + n > len(buf):
-        return None
-    return tag, pos + 2 + n, int.from_bytes(buf[pos + 2 : pos + 2 + n], "big")
-
-
-def _end(buf: bytes, pos: int) -> int | None:
-    """Where the element at ``pos`` ends, or None: malformed, past the end of ``buf``, or
-    an indefinite length whose end-of-contents is more than _WALK elements away (the
-    walk is bounded, so every candidate costs bounded work). _tlv inlined: hostile input
-    makes this the scan's inner loop."""
-    size, depth = len(buf), 0  # depth: indefinite-length elements open
-    for _ in range(_WALK):
-        if pos + 2 > size:
-            return None
-        tag, first = buf[pos], buf[pos + 1]
-        if first < 0x80:
-            if tag == 0 and first == 0 and depth:  # end-of-contents
-                depth -= 1
-            pos += 2 + first
-        elif first == 0x80:
-            if not tag & 0x20:
-                return None
-            depth, pos = depth + 1, pos + 2
-        else:
-            n = first & 0x7F
-            if n > 3:
-                return None
-            pos += 2 + n + int.from_bytes(buf[pos + 2 : pos + 2 + n], "big")
-        if pos > size:
-            return None
-        if not depth:
-            return pos
-    return None
-
-
-def _next_tag(buf: bytes, pos: int) -> int | None:
-    """The tag of the element after the one at ``pos``, or None if it cannot be found."""
-    after = _end(buf, pos)
-    nxt = _tlv(buf, after) if after is not None else None
-    return nxt[0] if nxt is not None else None
-
-
-def _oid_at(buf: bytes, pos: int, prefixes: tuple[bytes, ...]) -> bool:
-    el = _tlv(buf, pos)
-    if el is None or el[0] != 0x06:
-        return False
-    oid = buf[el[1] : el[1] + el[2]]
-    return any(oid.startswith(p) for p in prefixes)
-
-
-def _enter(buf: bytes, pos: int | None, tag: int) -> int | None:
-    """The content start of the element at ``pos`` if it has ``tag``, else None."""
-    el = _tlv(buf, pos) if pos is not None else None
-    return el[1] if el is not None and el[0] == tag else None
 
 
 def _content_info_key(buf: bytes, pos: int, truncated: bool) -> str | None:
